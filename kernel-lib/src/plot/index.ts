@@ -1,0 +1,156 @@
+import { readFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { display } from "../display";
+
+/** Plot inputs: numbers, or anything with a numeric `data` (a scalar Variable). */
+export type Values = Iterable<number | { data: number }> | ArrayLike<number>;
+
+export interface TraceOptions {
+  /** Legend entry. */
+  name?: string;
+  color?: string;
+}
+
+export interface FigureOptions {
+  title?: string;
+  xLabel?: string;
+  yLabel?: string;
+  /** Pixel height of the figure (the width follows the page). */
+  height?: number;
+}
+
+interface Trace {
+  type: "scatter";
+  mode: "markers" | "lines" | "lines+markers";
+  x: number[];
+  y: number[];
+  name?: string;
+  marker?: { color: string; size?: number };
+  line?: { color: string };
+}
+
+function toNumbers(what: string, values: Values): number[] {
+  const out: number[] = [];
+  const items = Symbol.iterator in Object(values) ? (values as Iterable<unknown>) : Array.from(values as ArrayLike<number>);
+  for (const v of items) {
+    const n = typeof v === "number" ? v : (v as { data?: unknown })?.data;
+    if (typeof n !== "number" || !Number.isFinite(n)) {
+      throw new TypeError(`plot: ${what}[${out.length}] is ${String(n)}; every value must be a finite number`);
+    }
+    out.push(n);
+  }
+  return out;
+}
+
+/** A Plotly figure built trace by trace; `show()` displays it in the notebook. */
+export class Figure {
+  readonly traces: Trace[] = [];
+  constructor(readonly options: FigureOptions = {}) {}
+
+  /** Points as markers. */
+  scatter(x: Values, y: Values, options: TraceOptions = {}): this {
+    return this.addTrace("markers", x, y, options);
+  }
+
+  /** Points joined by a line. */
+  line(x: Values, y: Values, options: TraceOptions = {}): this {
+    return this.addTrace("lines", x, y, options);
+  }
+
+  private addTrace(mode: Trace["mode"], xs: Values, ys: Values, options: TraceOptions): this {
+    const x = toNumbers("x", xs);
+    const y = toNumbers("y", ys);
+    if (x.length !== y.length) {
+      throw new RangeError(`plot: x has ${x.length} values but y has ${y.length}`);
+    }
+    const trace: Trace = { type: "scatter", mode, x, y };
+    if (options.name !== undefined) trace.name = options.name;
+    if (options.color !== undefined) {
+      if (mode === "lines") trace.line = { color: options.color };
+      else trace.marker = { color: options.color };
+    }
+    this.traces.push(trace);
+    return this;
+  }
+
+  /** The figure as Plotly JSON: `{ data, layout }`. */
+  toJSON(): { data: Trace[]; layout: Record<string, unknown> } {
+    const { title, xLabel, yLabel, height = 420 } = this.options;
+    const layout: Record<string, unknown> = {
+      height,
+      margin: { l: 60, r: 20, t: title ? 50 : 20, b: 50 },
+      showlegend: this.traces.some((t) => t.name !== undefined),
+    };
+    if (title) layout.title = { text: title };
+    if (xLabel) layout.xaxis = { title: { text: xLabel } };
+    if (yLabel) layout.yaxis = { title: { text: yLabel } };
+    return { data: this.traces, layout };
+  }
+
+  /** A one-line description, shown where no HTML can be. */
+  toString(): string {
+    const counts = this.traces.map((t) => `${t.mode === "lines" ? "line" : "scatter"} of ${t.x.length} points`);
+    return `Figure${this.options.title ? ` "${this.options.title}"` : ""}: ${counts.join(", ") || "no traces"}`;
+  }
+
+  /** The HTML that draws this figure; includes plotly.js when `withLibrary`. */
+  toHTML(withLibrary: boolean): string {
+    const id = `kernel-lib-plot-${randomBytes(6).toString("hex")}`;
+    const figure = JSON.stringify(this.toJSON()).replace(/</g, "\\u003c");
+    const library = withLibrary ? `<script type="text/javascript">${plotlySource()}</script>\n` : "";
+    // The figure waits briefly for the library, and says so plainly if it never
+    // arrives (e.g. the output that carried it was cleared).
+    return `${library}<div id="${id}" class="kernel-lib-plot" style="width:100%;height:${this.options.height ?? 420}px"></div>
+<script type="text/javascript">(function () {
+  var fig = ${figure};
+  var tries = 0;
+  function draw() {
+    var el = document.getElementById("${id}");
+    if (!el) return;
+    if (window.Plotly) { window.Plotly.newPlot(el, fig.data, fig.layout, { responsive: true, displaylogo: false }); return; }
+    if (++tries < 100) { setTimeout(draw, 50); return; }
+    el.style.height = "auto";
+    el.textContent = "plotly.js is not loaded in this page. Run resetPlotly() from kernel-lib in a cell, then re-run this cell.";
+  }
+  draw();
+})();</script>`;
+  }
+
+  /** Display the figure in the current cell. */
+  show(): void {
+    const withLibrary = !libraryLoaded;
+    const shown = display({ "text/html": this.toHTML(withLibrary), "text/plain": this.toString() });
+    if (shown) libraryLoaded = true;
+  }
+}
+
+let plotlyCache: string | null = null;
+function plotlySource(): string {
+  plotlyCache ??= readFileSync(require.resolve("plotly.js-dist-min"), "utf8").replace(/<\/script/gi, "<\\/script");
+  return plotlyCache;
+}
+
+/** Whether plotly.js was already sent to the page in this kernel session. */
+let libraryLoaded = false;
+
+/** Send plotly.js again with the next figure (after clearing the output that carried it). */
+export function resetPlotly(): void {
+  libraryLoaded = false;
+}
+
+/** Start a figure: `plot.figure({ title }).scatter(x, y).line(x, fit).show()`. */
+function figure(options: FigureOptions = {}): Figure {
+  return new Figure(options);
+}
+
+/** Show a scatter plot of y against x. */
+function scatter(x: Values, y: Values, options: FigureOptions & TraceOptions = {}): void {
+  new Figure(options).scatter(x, y, options).show();
+}
+
+/** Show a line plot of y against x. */
+function line(x: Values, y: Values, options: FigureOptions & TraceOptions = {}): void {
+  new Figure(options).line(x, y, options).show();
+}
+
+export const plot = { figure, scatter, line };

@@ -1,0 +1,1 @@
+export { findTslab, installKernelSpecs } from "./kernelspec";

@@ -1,0 +1,299 @@
+import { inspect } from "node:util";
+
+/** A number or a Variable: every binary op accepts either on both sides. */
+export type Scalar = Variable | number;
+
+/**
+ * A scalar node of a computational graph.
+ *
+ * Each op computes its value and, right beside it, the local derivatives of the
+ * result with respect to its (at most two) inputs. `backward()` is then one
+ * generic sweep: `input.grad += local * node.grad`. A plain-number operand is a
+ * constant and gets no node of its own.
+ */
+export class Variable {
+  data: number;
+  grad: number;
+  /** The op that produced this node ("" for a leaf). */
+  readonly op: string;
+  /** An optional name, shown in graph drawings. */
+  label: string;
+  /** @internal first input and d(this)/d(input) */
+  _a: Variable | null = null;
+  /** @internal */
+  _da: number;
+  /** @internal second input and d(this)/d(input) */
+  _b: Variable | null = null;
+  /** @internal */
+  _db: number;
+  /** @internal stamp of the last graph walk that reached this node */
+  _visit = 0;
+  /** @internal consumers that have not yet passed their gradient on */
+  _pending = 0;
+
+  constructor(data: number, label = "", op = "") {
+    if (typeof data !== "number" || !Number.isFinite(data)) {
+      throw new RangeError(`Variable: data must be a finite number, got ${String(data)}`);
+    }
+    // A fractional value first keeps these fields unboxed doubles in V8 from the
+    // start; otherwise the first fractional write migrates every live node.
+    this.data = this.grad = this._da = this._db = 0.5;
+    this.data = data;
+    this.grad = this._da = this._db = 0;
+    this.label = label;
+    this.op = op;
+  }
+
+  /** The nodes this one was computed from (empty for a leaf). */
+  get inputs(): Variable[] {
+    const out: Variable[] = [];
+    if (this._a) out.push(this._a);
+    if (this._b && this._b !== this._a) out.push(this._b);
+    return out;
+  }
+
+  add(other: Scalar): Variable {
+    return binary("add", this, other, addRule);
+  }
+  sub(other: Scalar): Variable {
+    return binary("sub", this, other, subRule);
+  }
+  mul(other: Scalar): Variable {
+    return binary("mul", this, other, mulRule);
+  }
+  div(other: Scalar): Variable {
+    return binary("div", this, other, divRule);
+  }
+  /** `other - this`, so that `1 - a` reads as `a.rsub(1)`. */
+  rsub(other: Scalar): Variable {
+    return binary("sub", other, this, subRule);
+  }
+  /** `other / this`. */
+  rdiv(other: Scalar): Variable {
+    return binary("div", other, this, divRule);
+  }
+  neg(): Variable {
+    return unary("neg", this, (a) => [-a, -1]);
+  }
+  /** `this ** n` for a plain-number exponent. */
+  pow(n: number): Variable {
+    if (typeof n !== "number" || !Number.isFinite(n)) {
+      throw opError("pow", `the exponent must be a finite number, got ${String(n)}`);
+    }
+    return unary(`pow`, this, (a) => {
+      if (a < 0 && !Number.isInteger(n)) {
+        throw opError("pow", `a negative base with a fractional exponent is not real: (${a}) ** ${n}`);
+      }
+      if (a === 0 && n < 0) throw opError("pow", `division by zero: 0 ** ${n}`);
+      return [a ** n, n === 0 ? 0 : n * a ** (n - 1)];
+    });
+  }
+  exp(): Variable {
+    return unary("exp", this, (a) => {
+      const e = Math.exp(a);
+      return [e, e];
+    });
+  }
+  log(): Variable {
+    return unary("log", this, (a) => {
+      if (a <= 0) throw opError("log", `log of a non-positive number: log(${a})`);
+      return [Math.log(a), 1 / a];
+    });
+  }
+  tanh(): Variable {
+    return unary("tanh", this, (a) => {
+      const t = Math.tanh(a);
+      return [t, 1 - t * t];
+    });
+  }
+  relu(): Variable {
+    return unary("relu", this, (a) => (a > 0 ? [a, 1] : [0, 0]));
+  }
+  sigmoid(): Variable {
+    return unary("sigmoid", this, (a) => {
+      const s = a >= 0 ? 1 / (1 + Math.exp(-a)) : Math.exp(a) / (1 + Math.exp(a));
+      return [s, s * (1 - s)];
+    });
+  }
+
+  /**
+   * Reverse-mode sweep from this node: d(this)/d(node) is added to every
+   * node's `grad`. Leaves accumulate across calls (call `zeroGrad()` between
+   * steps); intermediate nodes are recomputed from zero each time.
+   *
+   * A node passes its gradient on only once every node that consumes it has
+   * passed on theirs (Kahn's order), with explicit stacks, so a chain of
+   * millions of nodes neither overflows nor needs a stored ordering.
+   */
+  backward(): void {
+    countConsumers(this);
+    this.grad += 1;
+    const ready: Variable[] = [this];
+    while (ready.length > 0) {
+      const v = ready.pop()!;
+      const g = v.grad;
+      const a = v._a;
+      if (a !== null) {
+        a.grad += v._da * g;
+        if (--a._pending === 0) ready.push(a);
+      }
+      const b = v._b;
+      if (b !== null) {
+        b.grad += v._db * g;
+        if (--b._pending === 0) ready.push(b);
+      }
+    }
+  }
+
+  zeroGrad(): void {
+    this.grad = 0;
+  }
+
+  toString(): string {
+    return `Variable(data=${this.data}, grad=${this.grad})`;
+  }
+
+  [inspect.custom](): string {
+    return this.toString();
+  }
+}
+
+let visitStamp = 0;
+
+/**
+ * Stamp every node reachable from `root`, count how many times each is used
+ * as an input within this graph, and zero the gradients of non-leaf nodes.
+ */
+function countConsumers(root: Variable): void {
+  const stamp = ++visitStamp;
+  root._visit = stamp;
+  root._pending = 0;
+  if (root._a !== null) root.grad = 0;
+  const stack: Variable[] = [root];
+  const reach = (c: Variable): void => {
+    if (c._visit !== stamp) {
+      c._visit = stamp;
+      c._pending = 0;
+      if (c._a !== null) c.grad = 0;
+      stack.push(c);
+    }
+    c._pending++;
+  };
+  while (stack.length > 0) {
+    const v = stack.pop()!;
+    if (v._a !== null) reach(v._a);
+    if (v._b !== null) reach(v._b);
+  }
+}
+
+/** Every node reachable from `root`, the root first and each node before its inputs. */
+export function topologicalOrder(root: Variable): Variable[] {
+  countConsumers(root);
+  const order: Variable[] = [];
+  const ready: Variable[] = [root];
+  while (ready.length > 0) {
+    const v = ready.pop()!;
+    order.push(v);
+    if (v._a !== null && --v._a._pending === 0) ready.push(v._a);
+    if (v._b !== null && --v._b._pending === 0) ready.push(v._b);
+  }
+  return order;
+}
+
+/** Wrap a number as a constant leaf; a Variable passes through. */
+export function lift(x: Scalar): Variable {
+  return x instanceof Variable ? x : new Variable(x);
+}
+
+function opError(op: string, message: string): Error {
+  return new RangeError(`${op}: ${message}`);
+}
+
+function checkOperand(op: string, x: Scalar): void {
+  if (x instanceof Variable) return;
+  if (typeof x !== "number" || !Number.isFinite(x)) {
+    throw opError(op, `operands must be Variables or finite numbers, got ${String(x)}`);
+  }
+}
+
+function checkResult(op: string, inputs: number[], value: number, da: number, db: number): void {
+  if (!Number.isFinite(value)) throw opError(op, `${op}(${inputs.join(", ")}) is ${value}`);
+  if (!Number.isFinite(da) || !Number.isFinite(db)) {
+    throw opError(op, `the derivative of ${op} at (${inputs.join(", ")}) is not finite`);
+  }
+}
+
+function unary(op: string, x: Variable, f: (a: number) => [number, number]): Variable {
+  const [value, da] = f(x.data);
+  if (!(Number.isFinite(value) && Number.isFinite(da))) checkResult(op, [x.data], value, da, 0);
+  const out = new Variable(value, "", op);
+  out._a = x;
+  out._da = da;
+  return out;
+}
+
+function binary(op: string, x: Scalar, y: Scalar, f: BinaryRule): Variable {
+  checkOperand(op, x);
+  checkOperand(op, y);
+  const a = x instanceof Variable ? x.data : x;
+  const b = y instanceof Variable ? y.data : y;
+  const [value, da, db] = f(a, b);
+  if (!(Number.isFinite(value) && Number.isFinite(da) && Number.isFinite(db))) checkResult(op, [a, b], value, da, db);
+  const out = new Variable(value, "", op);
+  // A plain-number operand is a constant: no node, no gradient.
+  if (x instanceof Variable) {
+    out._a = x;
+    out._da = da;
+  }
+  if (y instanceof Variable) {
+    if (out._a === null) {
+      out._a = y;
+      out._da = db;
+    } else {
+      out._b = y;
+      out._db = db;
+    }
+  }
+  return out;
+}
+
+// Binary rules: the value and the local derivatives with respect to each side.
+type BinaryRule = (a: number, b: number) => [number, number, number];
+const addRule: BinaryRule = (a, b) => [a + b, 1, 1];
+const subRule: BinaryRule = (a, b) => [a - b, 1, -1];
+const mulRule: BinaryRule = (a, b) => [a * b, b, a];
+const divRule: BinaryRule = (a, b) => {
+  if (b === 0) throw opError("div", `division by zero: ${a} / 0`);
+  return [a / b, 1 / b, -a / (b * b)];
+};
+
+/** `x + y` for any mix of numbers and Variables. */
+export function add(x: Scalar, y: Scalar): Variable {
+  return binary("add", x, y, addRule);
+}
+/** `x - y`; `sub(1, a)` is one minus a. */
+export function sub(x: Scalar, y: Scalar): Variable {
+  return binary("sub", x, y, subRule);
+}
+/** `x * y`; `mul(2, a)` is two times a. */
+export function mul(x: Scalar, y: Scalar): Variable {
+  return binary("mul", x, y, mulRule);
+}
+/** `x / y`; `div(1, a)` is the reciprocal of a. */
+export function div(x: Scalar, y: Scalar): Variable {
+  return binary("div", x, y, divRule);
+}
+/** The sum of many terms as one pass, e.g. a loss over a data set. */
+export function sum(terms: Iterable<Scalar>): Variable {
+  let total: Variable | null = null;
+  let constant = 0;
+  for (const t of terms) {
+    if (t instanceof Variable) total = total === null ? t : total.add(t);
+    else {
+      checkOperand("sum", t);
+      constant += t;
+    }
+  }
+  if (total === null) return new Variable(constant);
+  return constant === 0 ? total : total.add(constant);
+}
