@@ -1,1 +1,7 @@
 export { findTslab, installKernelSpecs } from "./kernelspec";
+export type { TslabLocation } from "./kernelspec";
+export { runNotebook, describeFailure } from "./notebook";
+export type { RunOptions, NotebookResult, CellFailure } from "./notebook";
+export { runNotebooks } from "./run";
+export { Kernel } from "./kernel";
+export type { ExecuteResult, KernelOptions, Output } from "./kernel";

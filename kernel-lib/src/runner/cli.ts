@@ -1,0 +1,91 @@
+#!/usr/bin/env node
+import { existsSync, readdirSync, statSync } from "node:fs";
+import * as path from "node:path";
+import { parseArgs } from "node:util";
+import { runNotebooks } from "./run";
+
+const USAGE = `Usage: kernel-lib-run [options] <notebook.ipynb | folder>...
+
+Executes each notebook top to bottom in a fresh tslab kernel (the one in the
+notebook's node_modules) and reports the first failing cell of each.
+Folders are searched for *.ipynb (checkpoints and node_modules are skipped).
+Cell tags: skip-execution (not run), raises-exception (must fail).
+
+Options:
+  --timeout SEC          per-cell limit (default 120); interrupt, then kill
+  --startup-timeout SEC  kernel start limit (default 60)
+  --write DIR            save the executed notebooks into DIR
+  -h, --help             this text
+
+Ends with "N passed, N failed" (notebooks); exits 1 if any failed.`;
+
+function collect(target: string): string[] {
+  if (!existsSync(target)) throw new Error(`no such file or folder: ${target}`);
+  if (!statSync(target).isDirectory()) return [target];
+  const found: string[] = [];
+  for (const name of readdirSync(target).sort()) {
+    if (name === "node_modules" || name.startsWith(".")) continue;
+    const p = path.join(target, name);
+    if (statSync(p).isDirectory()) found.push(...collect(p));
+    else if (name.endsWith(".ipynb")) found.push(p);
+  }
+  return found;
+}
+
+function seconds(flag: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback * 1000;
+  const n = Number(value);
+  if (!(n > 0)) throw new Error(`${flag} needs a positive number of seconds, got "${value}"`);
+  return n * 1000;
+}
+
+async function main(): Promise<number> {
+  let args;
+  try {
+    args = parseArgs({
+      allowPositionals: true,
+      options: {
+        timeout: { type: "string" },
+        "startup-timeout": { type: "string" },
+        write: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (e) {
+    console.error(`${(e as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (args.values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (args.positionals.length === 0) {
+    console.error(USAGE);
+    return 2;
+  }
+  let notebooks: string[];
+  let cellTimeoutMs: number;
+  let startupTimeoutMs: number;
+  try {
+    notebooks = args.positionals.flatMap(collect);
+    cellTimeoutMs = seconds("--timeout", args.values.timeout, 120);
+    startupTimeoutMs = seconds("--startup-timeout", args.values["startup-timeout"], 60);
+  } catch (e) {
+    console.error(`kernel-lib-run: ${(e as Error).message}`);
+    return 2;
+  }
+  if (notebooks.length === 0) {
+    console.error(`kernel-lib-run: no .ipynb files in ${args.positionals.join(", ")}`);
+    return 2;
+  }
+  const results = await runNotebooks(notebooks, { cellTimeoutMs, startupTimeoutMs, writeDir: args.values.write });
+  return results.every((r) => r.passed) ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e) => {
+    console.error(e);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,333 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import * as zmq from "zeromq";
+import { Codec, type Message } from "./protocol";
+import { findTslab } from "./kernelspec";
+
+/** An nbformat 4 output. */
+export type Output = Record<string, unknown> & { output_type: string };
+
+export interface ExecuteResult {
+  /** ok; error (the kernel said so); timeout (interrupted, then killed if needed); died (the process exited). */
+  status: "ok" | "error" | "abort" | "timeout" | "died";
+  outputs: Output[];
+  executionCount: number | null;
+  /** Everything the cell wrote to stderr and any error output, as text. */
+  errorText: string;
+  ms: number;
+}
+
+export interface KernelOptions {
+  /** Folder the kernel runs in (the notebook's folder). */
+  cwd: string;
+  /** Run the JavaScript flavour (jslab) instead of TypeScript. */
+  js?: boolean;
+  startupTimeoutMs?: number;
+  /** How long an interrupted cell may take to stop before the kernel is killed. */
+  interruptGraceMs?: number;
+  env?: NodeJS.ProcessEnv;
+}
+
+async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: n }, () =>
+      new Promise<import("node:net").Server>((resolve, reject) => {
+        const s = createServer();
+        s.once("error", reject);
+        s.listen(0, "127.0.0.1", () => resolve(s));
+      }),
+    ),
+  );
+  const ports = servers.map((s) => (s.address() as { port: number }).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+interface Pending {
+  outputs: Output[];
+  reply: Message | null;
+  idle: boolean;
+  done: () => void;
+}
+
+/**
+ * A tslab kernel process and a client for it: shell and control as Dealer
+ * sockets, iopub as a Subscriber. Every wait races the process's exit, so a
+ * kernel that dies ends the wait instead of hanging it.
+ */
+export class Kernel {
+  private proc!: ChildProcess;
+  private codec!: Codec;
+  private shell = new zmq.Dealer({ linger: 0 });
+  private control = new zmq.Dealer({ linger: 0 });
+  private iopub = new zmq.Subscriber({ linger: 0 });
+  private pending = new Map<string, Pending>();
+  private dir = mkdtempSync(path.join(tmpdir(), "kernel-lib-run-"));
+  private exitWaiters: Array<() => void> = [];
+  private onIopubAny: (() => void) | null = null;
+  /** The tail of what the kernel process printed itself (not cell output). */
+  log = "";
+  exit: { code: number | null; signal: string | null } | null = null;
+  /** Display ids seen, for update_display_data. */
+  readonly displays = new Map<string, Output[]>();
+
+  private constructor(private readonly options: KernelOptions) {}
+
+  static async start(options: KernelOptions): Promise<Kernel> {
+    const k = new Kernel(options);
+    try {
+      await k.boot();
+    } catch (e) {
+      await k.shutdown();
+      throw e;
+    }
+    return k;
+  }
+
+  get alive(): boolean {
+    return this.exit === null;
+  }
+
+  private async boot(): Promise<void> {
+    const { cwd, js = false, startupTimeoutMs = 60_000 } = this.options;
+    const [shell, iopub, stdin, control, hb] = await freePorts(5);
+    const key = randomUUID();
+    this.codec = new Codec(key);
+    const connFile = path.join(this.dir, "connection.json");
+    writeFileSync(
+      connFile,
+      JSON.stringify({
+        shell_port: shell,
+        iopub_port: iopub,
+        stdin_port: stdin,
+        control_port: control,
+        hb_port: hb,
+        ip: "127.0.0.1",
+        key,
+        transport: "tcp",
+        signature_scheme: "hmac-sha256",
+        kernel_name: js ? "jslab" : "tslab",
+      }),
+    );
+    const tslab = findTslab(cwd);
+    const args = [tslab.script, "kernel", "--config-path", connFile];
+    if (js) args.push("--js");
+    this.proc = spawn(process.execPath, args, {
+      cwd,
+      env: this.options.env ?? process.env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const keep = (chunk: Buffer) => {
+      this.log = (this.log + chunk.toString()).slice(-8000);
+    };
+    this.proc.stdout!.on("data", keep);
+    this.proc.stderr!.on("data", keep);
+    this.proc.on("exit", (code, signal) => {
+      this.exit = { code, signal };
+      for (const w of this.exitWaiters.splice(0)) w();
+      for (const p of this.pending.values()) p.done();
+    });
+    this.proc.on("error", (e) => {
+      this.log += `\n${e.message}`;
+      this.exit ??= { code: null, signal: null };
+      for (const w of this.exitWaiters.splice(0)) w();
+    });
+
+    this.shell.connect(`tcp://127.0.0.1:${shell}`);
+    this.control.connect(`tcp://127.0.0.1:${control}`);
+    this.iopub.connect(`tcp://127.0.0.1:${iopub}`);
+    this.iopub.subscribe();
+    void this.readLoop(this.shell);
+    void this.readLoop(this.control);
+    void this.readLoop(this.iopub);
+
+    // iopub is a subscription: messages sent before it is joined are lost. Ask
+    // for kernel_info until a reply has come and iopub has carried something.
+    const deadline = Date.now() + startupTimeoutMs;
+    let sawIopub = false;
+    this.onIopubAny = () => (sawIopub = true);
+    let replied = false;
+    while (!(replied && sawIopub)) {
+      if (!this.alive) throw new Error(`the kernel exited while starting (${this.describeExit()})\n${this.log.trim()}`);
+      if (Date.now() > deadline) throw new Error(`the kernel did not answer within ${startupTimeoutMs / 1000} s\n${this.log.trim()}`);
+      const msg = this.codec.request("kernel_info_request", {});
+      const p = this.track(msg.header.msg_id);
+      await this.shell.send(this.codec.encode(msg));
+      await Promise.race([p.promise, sleep(500)]);
+      replied ||= p.state.reply !== null;
+      this.pending.delete(msg.header.msg_id);
+    }
+    this.onIopubAny = null;
+  }
+
+  private track(msgId: string): { state: Pending; promise: Promise<void> } {
+    let done!: () => void;
+    const promise = new Promise<void>((r) => (done = r));
+    const state: Pending = { outputs: [], reply: null, idle: false, done };
+    this.pending.set(msgId, state);
+    if (!this.alive) done();
+    return { state, promise };
+  }
+
+  private async readLoop(socket: zmq.Dealer | zmq.Subscriber): Promise<void> {
+    try {
+      for await (const frames of socket) {
+        const msg = this.codec.decode(frames as Buffer[]);
+        if (msg) this.dispatch(msg, socket === this.iopub);
+      }
+    } catch {
+      // the socket was closed
+    }
+  }
+
+  private dispatch(msg: Message, fromIopub: boolean): void {
+    if (fromIopub) this.onIopubAny?.();
+    const parent = msg.parent_header.msg_id;
+    const p = parent ? this.pending.get(parent) : undefined;
+    if (!fromIopub) {
+      if (p) {
+        p.reply = msg;
+        if (p.idle || msg.header.msg_type === "kernel_info_reply") p.done();
+      }
+      return;
+    }
+    const type = msg.header.msg_type;
+    const c = msg.content as Record<string, any>;
+    if (type === "update_display_data") {
+      // Updates apply wherever that display id is shown, in any cell.
+      for (const out of this.displays.get(c.transient?.display_id) ?? []) {
+        out.data = c.data;
+        out.metadata = c.metadata ?? {};
+      }
+      return;
+    }
+    if (!p) return;
+    switch (type) {
+      case "status":
+        if (c.execution_state === "idle") {
+          p.idle = true;
+          if (p.reply) p.done();
+        }
+        break;
+      case "stream": {
+        const last = p.outputs[p.outputs.length - 1];
+        if (last && last.output_type === "stream" && last.name === c.name) last.text = (last.text as string) + c.text;
+        else p.outputs.push({ output_type: "stream", name: c.name, text: c.text });
+        break;
+      }
+      case "display_data": {
+        const out: Output = { output_type: "display_data", data: c.data, metadata: c.metadata ?? {} };
+        p.outputs.push(out);
+        const id = c.transient?.display_id;
+        if (id) this.displays.set(id, [...(this.displays.get(id) ?? []), out]);
+        break;
+      }
+      case "execute_result":
+        p.outputs.push({
+          output_type: "execute_result",
+          data: c.data,
+          metadata: c.metadata ?? {},
+          execution_count: c.execution_count ?? null,
+        });
+        break;
+      case "error":
+        p.outputs.push({ output_type: "error", ename: c.ename, evalue: c.evalue, traceback: c.traceback ?? [] });
+        break;
+      case "clear_output":
+        p.outputs.length = 0;
+        break;
+    }
+  }
+
+  /** Run one cell. Never throws for the cell's own failures: see `status`. */
+  async execute(code: string, timeoutMs: number): Promise<ExecuteResult> {
+    const start = Date.now();
+    const msg = this.codec.request("execute_request", {
+      code,
+      silent: false,
+      store_history: true,
+      user_expressions: {},
+      allow_stdin: false,
+      stop_on_error: true,
+    });
+    const { state, promise } = this.track(msg.header.msg_id);
+    const finish = (status: ExecuteResult["status"]): ExecuteResult => {
+      this.pending.delete(msg.header.msg_id);
+      const reply = state.reply?.content as { status?: string; execution_count?: number } | undefined;
+      return {
+        status,
+        outputs: state.outputs,
+        executionCount: reply?.execution_count ?? null,
+        errorText: errorText(state.outputs),
+        ms: Date.now() - start,
+      };
+    };
+    if (!this.alive) return finish("died");
+    await this.shell.send(this.codec.encode(msg));
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      promise.then(() => false),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(true), timeoutMs))),
+    ]);
+    clearTimeout(timer);
+    if (timedOut) {
+      // Interrupt first (tslab stops awaiting code on SIGINT); a busy loop
+      // ignores it, so kill after a grace period.
+      this.proc.kill("SIGINT");
+      const grace = this.options.interruptGraceMs ?? 3000;
+      await Promise.race([promise, sleep(grace)]);
+      if (state.reply === null) await this.kill();
+      return finish("timeout");
+    }
+    if (state.reply === null) return finish("died");
+    const status = (state.reply.content as { status?: string }).status;
+    return finish(status === "ok" ? "ok" : status === "abort" ? "abort" : "error");
+  }
+
+  private waitExit(ms: number): Promise<void> {
+    if (!this.alive) return Promise.resolve();
+    return Promise.race([new Promise<void>((r) => this.exitWaiters.push(r)), sleep(ms)]);
+  }
+
+  async kill(): Promise<void> {
+    if (this.alive && this.proc) {
+      this.proc.kill("SIGKILL");
+      await this.waitExit(5000);
+    }
+  }
+
+  describeExit(): string {
+    if (!this.exit) return "running";
+    return this.exit.signal ? `killed by ${this.exit.signal}` : `exit code ${this.exit.code}`;
+  }
+
+  /** Ask the kernel to shut down; kill it if it does not within a second. */
+  async shutdown(): Promise<void> {
+    if (this.alive && this.codec && this.proc) {
+      try {
+        await this.control.send(this.codec.encode(this.codec.request("shutdown_request", { restart: false })));
+      } catch {
+        // fall through to kill
+      }
+      await this.waitExit(1000);
+      await this.kill();
+    }
+    for (const s of [this.shell, this.control, this.iopub]) s.close();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+function errorText(outputs: Output[]): string {
+  const parts: string[] = [];
+  for (const o of outputs) {
+    if (o.output_type === "stream" && o.name === "stderr") parts.push(o.text as string);
+    if (o.output_type === "error") parts.push(`${o.ename}: ${o.evalue}`);
+  }
+  return parts.join("").trim();
+}

@@ -1,0 +1,176 @@
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { Kernel, type Output } from "./kernel";
+
+export interface RunOptions {
+  /** Per-cell limit in milliseconds (default 120 000). */
+  cellTimeoutMs?: number;
+  startupTimeoutMs?: number;
+  interruptGraceMs?: number;
+  /** Save each executed notebook into this folder, under its own file name. */
+  writeDir?: string;
+  /** Progress lines; defaults to stdout. Pass `() => {}` for silence. */
+  log?: (line: string) => void;
+}
+
+export interface CellFailure {
+  /** 1-based position among all cells of the notebook (0: before any cell). */
+  cell: number;
+  /** 1-based position among the code cells, as the progress lines count. */
+  codeCell: number;
+  /** The first lines of the cell's source. */
+  source: string;
+  reason: "error" | "timeout" | "died" | "no-error" | "abort";
+  /** What the kernel said: the cell's stderr text, or how the kernel ended. */
+  message: string;
+}
+
+export interface NotebookResult {
+  path: string;
+  passed: boolean;
+  failure: CellFailure | null;
+  /** Code cells executed. */
+  executed: number;
+  skipped: number;
+  ms: number;
+  /** Where the executed notebook was written, if it was. */
+  written: string | null;
+}
+
+interface Cell {
+  cell_type: string;
+  source: string | string[];
+  metadata?: { tags?: string[] } & Record<string, unknown>;
+  outputs?: Output[];
+  execution_count?: number | null;
+}
+
+interface Notebook {
+  nbformat: number;
+  metadata: { kernelspec?: { name?: string; language?: string } } & Record<string, unknown>;
+  cells: Cell[];
+}
+
+const sourceText = (cell: Cell): string => (Array.isArray(cell.source) ? cell.source.join("") : cell.source);
+
+function firstLines(source: string, n = 3): string {
+  const lines = source.split("\n");
+  return lines.slice(0, n).join("\n") + (lines.length > n ? "\n…" : "");
+}
+
+export function describeFailure(nbPath: string, f: CellFailure): string {
+  const what = {
+    error: "failed",
+    abort: "was aborted by the kernel",
+    timeout: "timed out",
+    died: "lost its kernel",
+    "no-error": "was tagged raises-exception but raised nothing",
+  }[f.reason];
+  if (f.cell === 0) return `${nbPath}: ${f.message}`;
+  const src = f.source
+    .split("\n")
+    .map((l) => `    | ${l}`)
+    .join("\n");
+  const msg = f.message
+    .trim()
+    .split("\n")
+    // The kernel's own frames say nothing about the cell.
+    .filter((l) => !/^\s+at .*(node:vm|node:internal|[\\/]tslab[\\/]dist[\\/])/.test(l))
+    .map((l) => `    ${l}`)
+    .join("\n");
+  return `${nbPath}: cell ${f.cell} (code cell ${f.codeCell}) ${what}\n${src}\n${msg}`;
+}
+
+/**
+ * Execute every code cell of a notebook in a fresh tslab kernel and record
+ * the outputs in nbformat 4. The first failing cell ends the run.
+ */
+export async function runNotebook(nbPath: string, options: RunOptions = {}): Promise<NotebookResult> {
+  const log = options.log ?? ((line: string) => process.stdout.write(line + "\n"));
+  const started = Date.now();
+  const nb = JSON.parse(readFileSync(nbPath, "utf8")) as Notebook;
+  if (nb.nbformat !== 4 || !Array.isArray(nb.cells)) throw new Error(`${nbPath}: not an nbformat 4 notebook`);
+  const language = nb.metadata.kernelspec?.language ?? nb.metadata.kernelspec?.name ?? "typescript";
+  const js = /^(javascript|jslab)$/.test(language);
+  const codeCells = nb.cells.filter((c) => c.cell_type === "code").length;
+  log(`▶ ${nbPath} (${codeCells} code cells)`);
+
+  const result: NotebookResult = { path: nbPath, passed: true, failure: null, executed: 0, skipped: 0, ms: 0, written: null };
+  const fail = (failure: CellFailure) => {
+    result.passed = false;
+    result.failure = failure;
+  };
+
+  let kernel: Kernel | null = null;
+  try {
+    kernel = await Kernel.start({
+      cwd: path.dirname(path.resolve(nbPath)),
+      js,
+      startupTimeoutMs: options.startupTimeoutMs,
+      interruptGraceMs: options.interruptGraceMs,
+    });
+  } catch (e) {
+    fail({ cell: 0, codeCell: 0, source: "", reason: "died", message: `the kernel did not start: ${(e as Error).message}` });
+  }
+
+  let codeIndex = 0;
+  for (const [i, cell] of nb.cells.entries()) {
+    if (cell.cell_type !== "code" || !kernel) continue;
+    codeIndex++;
+    const tags = cell.metadata?.tags ?? [];
+    const source = sourceText(cell);
+    const label = `  [${String(codeIndex).padStart(String(codeCells).length)}/${codeCells}]`;
+    const head = source.split("\n").find((l) => l.trim() !== "")?.trim().slice(0, 60) ?? "";
+    if (result.failure) {
+      cell.outputs = [];
+      cell.execution_count = null;
+      continue;
+    }
+    if (tags.includes("skip-execution")) {
+      result.skipped++;
+      log(`${label} skip  ${head}`);
+      continue;
+    }
+    const expectError = tags.includes("raises-exception");
+    const r = await kernel.execute(source, options.cellTimeoutMs ?? 120_000);
+    result.executed++;
+    cell.outputs = r.outputs;
+    cell.execution_count = r.executionCount ?? codeIndex;
+    const failure = (reason: CellFailure["reason"], message: string): CellFailure => ({
+      cell: i + 1,
+      codeCell: codeIndex,
+      source: firstLines(source),
+      reason,
+      message,
+    });
+    let ok = r.status === "ok";
+    if (r.status === "error" && expectError) {
+      ok = true;
+      // tslab answers requests that arrive within 200 ms of an error with "abort".
+      await new Promise((res) => setTimeout(res, 300));
+    } else if (r.status === "ok" && expectError) {
+      fail(failure("no-error", "expected an error (tag raises-exception), but the cell succeeded"));
+      ok = false;
+    } else if (r.status === "error" || r.status === "abort") {
+      fail(failure(r.status, r.errorText || "(the kernel reported an error but printed nothing)"));
+    } else if (r.status === "timeout") {
+      const limit = (options.cellTimeoutMs ?? 120_000) / 1000;
+      fail(failure("timeout", `no result within ${limit} s; interrupted${kernel.alive ? "" : " and killed"} the kernel`));
+    } else if (r.status === "died") {
+      const tail = kernel.log.trim().split("\n").slice(-10).join("\n");
+      fail(failure("died", `the kernel process ended (${kernel.describeExit()})${tail ? `\n${tail}` : ""}${r.errorText ? `\n${r.errorText}` : ""}`));
+    }
+    log(`${label} ${ok ? "ok   " : "FAIL "} ${(r.ms / 1000).toFixed(2)}s  ${head}`);
+  }
+  if (kernel) await kernel.shutdown();
+
+  result.ms = Date.now() - started;
+  if (options.writeDir) {
+    mkdirSync(options.writeDir, { recursive: true });
+    result.written = path.join(options.writeDir, path.basename(nbPath));
+    writeFileSync(result.written, JSON.stringify(nb, null, 1) + "\n");
+  }
+  if (result.failure) log(describeFailure(nbPath, result.failure));
+  log(`${result.passed ? "PASS" : "FAIL"} ${nbPath} (${result.executed} cells run, ${result.skipped} skipped, ${(result.ms / 1000).toFixed(1)} s)`);
+  return result;
+}
