@@ -1,0 +1,50 @@
+import { describe, expect, it } from "vitest";
+import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { runNotebook } from "kernel-lib/runner";
+
+// Every lesson executes top to bottom through the real tslab kernel, and the
+// values the reference texts print show up in its outputs.
+const dir = path.join(__dirname, "..", "notebooks");
+const lessons = readdirSync(dir).filter((f) => f.endsWith(".ipynb")).sort();
+
+const expected: Record<string, Array<string | RegExp>> = {
+  "01-automatic-differentiation.ipynb": [
+    "[ 6, 18 ]", // the hand-derived gradient, then the same from our Variable
+    "4\n3\n", // the quick check
+    /-3\.14\d*\n5\.25\d*\n/, // learned weights near -3 and 5
+    "a.grad = 36   (should be 78)", // the recursive backward's wrong answer
+    "a.grad = 78   (should be 78)",
+    "b.grad = 52   (should be 52)",
+    "quick check: 4 and 3",
+    "kernel-lib Variable:   w0 = -3.142334, w1 = 5.251794",
+    "log: log of a non-positive number: log(-1)",
+  ],
+};
+
+function outputText(nbPath: string): string {
+  const nb = JSON.parse(readFileSync(nbPath, "utf8"));
+  return nb.cells
+    .flatMap((c: { outputs?: Array<{ text?: string }> }) => c.outputs ?? [])
+    .map((o: { text?: string }) => o.text ?? "")
+    .join("");
+}
+
+describe("lessons execute through the tslab kernel", () => {
+  const out = mkdtempSync(path.join(tmpdir(), "lessons-"));
+  it("there are lessons", () => expect(lessons.length).toBeGreaterThan(0));
+  for (const name of lessons) {
+    it(name, async () => {
+      const lines: string[] = [];
+      const r = await runNotebook(path.join(dir, name), { cellTimeoutMs: 120_000, writeDir: out, log: (l) => lines.push(l) });
+      expect(r.passed, lines.join("\n")).toBe(true);
+      const text = outputText(r.written!);
+      expect(expected[name], `list the values ${name} must print in test/notebooks.test.ts`).toBeDefined();
+      for (const want of expected[name]) {
+        if (typeof want === "string") expect(text).toContain(want);
+        else expect(text).toMatch(want);
+      }
+    }, 600_000);
+  }
+});

@@ -1,0 +1,68 @@
+import { describe, expect, it } from "vitest";
+import { readFileSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { Figure, plot, Variable, display } from "kernel-lib";
+import { runNotebook } from "kernel-lib/runner";
+
+describe("Figure", () => {
+  it("builds Plotly JSON with traces, labels and title", () => {
+    const fig = new Figure({ title: "Fit", xLabel: "x", yLabel: "y" })
+      .scatter([new Variable(1), new Variable(2)], [3, 4], { name: "data" })
+      .line([1, 2], [3.5, 4.5], { name: "model", color: "black" });
+    const { data, layout } = fig.toJSON();
+    expect(data).toEqual([
+      { type: "scatter", mode: "markers", x: [1, 2], y: [3, 4], name: "data" },
+      { type: "scatter", mode: "lines", x: [1, 2], y: [3.5, 4.5], name: "model", line: { color: "black" } },
+    ]);
+    expect(layout).toMatchObject({ title: { text: "Fit" }, xaxis: { title: { text: "x" } }, yaxis: { title: { text: "y" } }, showlegend: true });
+    expect(String(fig)).toBe('Figure "Fit": scatter of 2 points, line of 2 points');
+  });
+
+  it("inlines plotly.js only when asked, and escapes the figure JSON", () => {
+    const fig = new Figure({ title: "</script><b>x</b>" }).scatter([1], [2]);
+    const bare = fig.toHTML(false);
+    expect(bare.length).toBeLessThan(5000);
+    expect(bare).not.toContain("</script><b>");
+    expect(bare).toContain("window.Plotly.newPlot");
+    const full = fig.toHTML(true);
+    expect(full.length).toBeGreaterThan(4_000_000);
+    expect(full).toContain("plotly.js v4.1.2");
+  });
+
+  it("rejects mismatched lengths and non-finite values", () => {
+    expect(() => new Figure().scatter([1, 2], [1])).toThrow("plot: x has 2 values but y has 1");
+    expect(() => new Figure().line([1, NaN], [1, 2])).toThrow("plot: x[1] is NaN; every value must be a finite number");
+  });
+
+  it("prints a text summary outside a kernel", () => {
+    const lines: string[] = [];
+    const log = console.log;
+    console.log = (s: string) => lines.push(s);
+    try {
+      plot.scatter([1, 2], [3, 4], { title: "T" });
+      expect(display({ "text/plain": "hello" })).toBe(false);
+    } finally {
+      console.log = log;
+    }
+    expect(lines).toEqual(['Figure "T": scatter of 2 points', "hello"]);
+  });
+});
+
+describe("figures in a real kernel", () => {
+  it("send plotly.js with the first figure only", async () => {
+    const out = mkdtempSync(path.join(tmpdir(), "plot-test-"));
+    const r = await runNotebook(path.join(__dirname, "fixtures", "notebooks", "plots.ipynb"), { writeDir: out, log: () => {} });
+    expect(r.passed).toBe(true);
+    const nb = JSON.parse(readFileSync(path.join(out, "plots.ipynb"), "utf8"));
+    const outputs = nb.cells.filter((c: { cell_type: string }) => c.cell_type === "code").map((c: { outputs: unknown[] }) => c.outputs);
+    expect(outputs.map((o: unknown[]) => o.length)).toEqual([1, 1]);
+    const [first, second] = outputs.map((o: Array<{ output_type: string; data: Record<string, string> }>) => o[0]);
+    expect(first.output_type).toBe("display_data");
+    expect(first.data["text/html"]).toContain("plotly.js v4.1.2");
+    expect(first.data["text/plain"]).toBe('Figure "First": scatter of 3 points');
+    expect(second.data["text/html"]).not.toContain("plotly.js v4.1.2");
+    expect(second.data["text/html"].length).toBeLessThan(5000);
+    expect(second.data["text/html"]).toContain('"name":"fit"');
+  });
+});

@@ -1,0 +1,116 @@
+import { describe, expect, it, beforeAll } from "vitest";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { execFile } from "node:child_process";
+import { runNotebook, type NotebookResult } from "kernel-lib/runner";
+
+const fixtures = path.join(__dirname, "fixtures", "notebooks");
+const quiet = { log: () => {} };
+
+describe("notebook runner on fixture notebooks (real tslab kernel)", () => {
+  const outDir = mkdtempSync(path.join(tmpdir(), "runner-test-"));
+  const results: Record<string, NotebookResult> = {};
+  const lines: Record<string, string[]> = {};
+
+  beforeAll(async () => {
+    for (const name of ["passing", "throwing", "type-error", "hangs", "kernel-exits"]) {
+      lines[name] = [];
+      results[name] = await runNotebook(path.join(fixtures, `${name}.ipynb`), {
+        cellTimeoutMs: 4000,
+        interruptGraceMs: 2000,
+        writeDir: outDir,
+        log: (l) => lines[name].push(l),
+      });
+    }
+  }, 180_000);
+
+  it("passes a good notebook, honouring skip-execution and raises-exception", () => {
+    const r = results.passing;
+    expect(r.passed).toBe(true);
+    expect(r.failure).toBeNull();
+    expect(r.executed).toBe(4);
+    expect(r.skipped).toBe(1);
+  });
+
+  it("records outputs as nbformat 4, display updates applied", () => {
+    const nb = JSON.parse(readFileSync(path.join(outDir, "passing.ipynb"), "utf8"));
+    const code = nb.cells.filter((c: { cell_type: string }) => c.cell_type === "code");
+    expect(code[0].outputs).toEqual([{ output_type: "stream", name: "stdout", text: "grad 5\n" }]);
+    expect(code[1].outputs[0].name).toBe("stderr");
+    expect(code[1].outputs[0].text).toContain("expected failure");
+    expect(code[2].outputs).toEqual([]);
+    expect(code[3].outputs[0].text).toBe("after 3\n");
+    expect(code[4].outputs).toEqual([{ output_type: "display_data", data: { "text/plain": "second" }, metadata: {} }]);
+  });
+
+  it("reports a thrown error with notebook, cell, source and message", () => {
+    const r = results.throwing;
+    expect(r.passed).toBe(false);
+    expect(r.failure).toMatchObject({ cell: 3, codeCell: 2, reason: "error" });
+    expect(r.failure!.source).toContain("function boom(): number {");
+    expect(r.failure!.message).toContain("Error: boom at cell 2");
+    const report = lines.throwing.join("\n");
+    expect(report).toContain("throwing.ipynb: cell 3 (code cell 2) failed");
+    expect(report).toContain("Error: boom at cell 2");
+    expect(report).not.toContain("tslab/dist");
+    // The cell after the failure is not run.
+    const nb = JSON.parse(readFileSync(path.join(outDir, "throwing.ipynb"), "utf8"));
+    expect(nb.cells[3].outputs).toEqual([]);
+  });
+
+  it("reports a type error", () => {
+    const r = results["type-error"];
+    expect(r.passed).toBe(false);
+    expect(r.failure).toMatchObject({ cell: 2, reason: "error" });
+    expect(r.failure!.message).toContain("Type 'string' is not assignable to type 'number'");
+  });
+
+  it("times out a hanging cell without hanging the run", () => {
+    const r = results.hangs;
+    expect(r.passed).toBe(false);
+    expect(r.failure).toMatchObject({ cell: 3, reason: "timeout" });
+    expect(r.failure!.message).toMatch(/no result within 4 s/);
+    expect(r.ms).toBeLessThan(60_000);
+  });
+
+  it("fails a notebook whose kernel exits mid-run", () => {
+    const r = results["kernel-exits"];
+    expect(r.passed).toBe(false);
+    expect(r.failure).toMatchObject({ cell: 3, reason: "died" });
+    expect(r.failure!.message).toContain("exit code 3");
+  });
+
+  it("writes valid nbformat 4 (checked by Jupyter's own validator)", async () => {
+    const check = `import nbformat, glob
+for f in sorted(glob.glob(${JSON.stringify(outDir + "/*.ipynb")})):
+    nbformat.validate(nbformat.read(f, 4))
+print("valid")`;
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile("/usr/bin/python3", ["-c", check], (err, stdout, stderr) => (err ? reject(new Error(stderr)) : resolve(stdout))),
+    );
+    expect(out.trim()).toBe("valid");
+  });
+});
+
+describe("kernel-lib-run CLI", () => {
+  it("ends with 'N passed, N failed' and exits non-zero on a failure", async () => {
+    const cli = path.join(__dirname, "..", "node_modules", ".bin", "kernel-lib-run");
+    const { code, stdout } = await new Promise<{ code: number; stdout: string }>((resolve) =>
+      execFile(cli, ["--timeout", "20", path.join(fixtures, "passing.ipynb"), path.join(fixtures, "type-error.ipynb")], (err, stdout) =>
+        resolve({ code: err ? (err.code as number) : 0, stdout }),
+      ),
+    );
+    expect(code).toBe(1);
+    expect(stdout.trim().split("\n").pop()).toBe("1 passed, 1 failed");
+    expect(stdout).toContain("type-error.ipynb: cell 2 (code cell 1) failed");
+  });
+
+  it("rejects bad arguments with usage", async () => {
+    const cli = path.join(__dirname, "..", "node_modules", ".bin", "kernel-lib-run");
+    const code = await new Promise<number>((resolve) =>
+      execFile(cli, ["--timeout", "-1", fixtures], (err) => resolve(err ? (err.code as number) : 0)),
+    );
+    expect(code).toBe(2);
+  });
+});
