@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 import { existsSync, readdirSync, statSync } from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
