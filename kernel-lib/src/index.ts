@@ -5,3 +5,7 @@ export { plot, Figure, resetPlotly } from "./plot";
 export type { FigureOptions, TraceOptions, Values } from "./plot";
 export { display, inKernel } from "./display";
 export type { MimeBundle, DisplayOptions } from "./display";
+import "./backend/cpu";
+export * from "./tensor";
+export * as nn from "./nn";
+export * as optim from "./optim";

@@ -1,0 +1,67 @@
+/**
+ * The primitive kernels a device implements. The tensor front end composes
+ * every op (and every gradient) from these, so a new backend implements only
+ * this list. All storages are flat and row-major; a "view" (shape, strides,
+ * offset) says how to read one, broadcasting included (stride 0).
+ */
+
+export type DType = "float32" | "float64" | "int32" | "bool";
+
+export type TypedArray = Float32Array | Float64Array | Int32Array | Uint8Array;
+
+/** A device buffer; only its backend looks inside. */
+export interface Storage {
+  readonly dtype: DType;
+  readonly size: number;
+}
+
+/** How to read a storage as an array of `shape`. */
+export interface View {
+  storage: Storage;
+  strides: number[];
+  offset: number;
+}
+
+export type UnaryOp = "copy" | "neg" | "exp" | "log" | "sqrt" | "abs" | "sign" | "tanh" | "sigmoid" | "relu";
+export type BinaryOp = "add" | "sub" | "mul" | "div" | "pow" | "maximum" | "minimum" | "lt" | "le" | "gt" | "ge" | "eq" | "ne";
+export type ElementwiseOp = UnaryOp | BinaryOp | "where";
+export type ReduceOp = "sum" | "max" | "min";
+
+export interface Backend {
+  readonly device: string;
+  fromArray(values: ArrayLike<number>, dtype: DType): Storage;
+  /** The storage's contents (a copy), synchronously where the device allows. */
+  read(storage: Storage): TypedArray | Promise<TypedArray>;
+  /** `op` applied elementwise over views broadcast to `shape`; the result is contiguous. */
+  elementwise(op: ElementwiseOp, inputs: View[], shape: number[], dtype: DType): Storage;
+  /** Reduce over `axes` of a contiguous array of `shape`; the result keeps those axes with size 1. */
+  reduce(op: ReduceOp, x: Storage, shape: number[], axes: number[]): Storage;
+  /** Index of the max (or min) along one axis; int32, the axis kept with size 1. */
+  argReduce(op: "max" | "min", x: Storage, shape: number[], axis: number): Storage;
+  /** `batch` products of [m, k] by [k, n]; a batch stride of 0 reuses one matrix. */
+  matmul(a: Storage, b: Storage, batch: number, m: number, k: number, n: number, aBatchStride: number, bBatchStride: number): Storage;
+  /** A copy of `base` (contiguous, `size` elements) with `src` (contiguous, `shape`) added at the positions of a view into it. */
+  viewAdd(base: Storage, src: Storage, shape: number[], strides: number[], offset: number): Storage;
+  /** out[..i..] = x[..index[..i..]..] along `dim` (torch.gather); index is int32 of `indexShape`. */
+  gather(x: Storage, xShape: number[], dim: number, index: Storage, indexShape: number[]): Storage;
+  /** The transpose of gather: zeros of `outShape` with src added at the indexed positions. */
+  scatterAdd(src: Storage, indexShape: number[], dim: number, index: Storage, outShape: number[]): Storage;
+  cast(x: Storage, dtype: DType): Storage;
+  /** Release the storage's memory now (devices with their own memory). */
+  dispose?(storage: Storage): void;
+}
+
+const backends = new Map<string, Backend>();
+
+export function registerBackend(backend: Backend): void {
+  backends.set(backend.device, backend);
+}
+
+export function getBackend(device: string): Backend {
+  const b = backends.get(device);
+  if (!b) {
+    const known = [...backends.keys()].join(", ");
+    throw new Error(`unknown device "${device}" (available: ${known})`);
+  }
+  return b;
+}

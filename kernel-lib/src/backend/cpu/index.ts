@@ -1,0 +1,324 @@
+import {
+  registerBackend,
+  type Backend,
+  type DType,
+  type ElementwiseOp,
+  type ReduceOp,
+  type Storage,
+  type TypedArray,
+  type View,
+} from "../backend";
+
+/** CPU storage: a typed array. */
+export class CpuStorage implements Storage {
+  constructor(
+    readonly data: TypedArray,
+    readonly dtype: DType,
+  ) {}
+  get size(): number {
+    return this.data.length;
+  }
+}
+
+export function allocate(dtype: DType, size: number): TypedArray {
+  switch (dtype) {
+    case "float32":
+      return new Float32Array(size);
+    case "float64":
+      return new Float64Array(size);
+    case "int32":
+      return new Int32Array(size);
+    case "bool":
+      return new Uint8Array(size);
+  }
+}
+
+const data = (s: Storage): TypedArray => (s as CpuStorage).data;
+
+// Each elementwise op as a JavaScript expression over its inputs a, b, c.
+const EXPR: Record<ElementwiseOp, string> = {
+  copy: "a",
+  neg: "-a",
+  exp: "Math.exp(a)",
+  log: "Math.log(a)",
+  sqrt: "Math.sqrt(a)",
+  abs: "Math.abs(a)",
+  sign: "(a > 0 ? 1 : a < 0 ? -1 : a)",
+  tanh: "Math.tanh(a)",
+  sigmoid: "(a >= 0 ? 1 / (1 + Math.exp(-a)) : Math.exp(a) / (1 + Math.exp(a)))",
+  relu: "(a > 0 ? a : 0)",
+  add: "a + b",
+  sub: "a - b",
+  mul: "a * b",
+  div: "a / b",
+  pow: "Math.pow(a, b)",
+  maximum: "(a > b || a !== a ? a : b)",
+  minimum: "(a < b || a !== a ? a : b)",
+  lt: "(a < b ? 1 : 0)",
+  le: "(a <= b ? 1 : 0)",
+  gt: "(a > b ? 1 : 0)",
+  ge: "(a >= b ? 1 : 0)",
+  eq: "(a === b ? 1 : 0)",
+  ne: "(a !== b ? 1 : 0)",
+  where: "(a ? b : c)",
+};
+const NAMES = ["a", "b", "c"];
+
+type Kernel = (out: TypedArray, ins: TypedArray[], shape: number[], strides: number[][], offsets: number[]) => void;
+const kernels = new Map<string, Kernel>();
+
+/**
+ * Compile (once per op, arity and layout) a loop for an elementwise op:
+ * `flat` when every input is either contiguous or a single broadcast value,
+ * else an odometer over the outer dimensions with a strided inner loop.
+ */
+function kernel(op: ElementwiseOp, arity: number, flat: boolean): Kernel {
+  const key = `${op}/${arity}/${flat}`;
+  let k = kernels.get(key);
+  if (k) return k;
+  const expr = EXPR[op];
+  const ins = NAMES.slice(0, arity);
+  let body = ins.map((n, i) => `const ${n}_ = ins[${i}];`).join("\n");
+  if (flat) {
+    // strides[i][0] is 1 for a contiguous input, 0 for a broadcast scalar.
+    body += ins.map((n, i) => `const ${n}s = strides[${i}][0], ${n}o = offsets[${i}];`).join("\n");
+    body += `
+const size = out.length;
+for (let i = 0; i < size; i++) {
+  ${ins.map((n) => `const ${n} = ${n}_[${n}o + i * ${n}s];`).join(" ")}
+  out[i] = ${expr};
+}`;
+  } else {
+    body += `
+const nd = shape.length, inner = shape[nd - 1], outer = out.length / inner;
+const idx = new Array(nd - 1).fill(0);
+${ins.map((n, i) => `const ${n}st = strides[${i}], ${n}in = ${n}st[nd - 1]; let ${n}p = offsets[${i}];`).join("\n")}
+let o = 0;
+for (let r = 0; r < outer; r++) {
+  ${ins.map((n) => `let ${n}q = ${n}p;`).join(" ")}
+  for (let j = 0; j < inner; j++) {
+    ${ins.map((n) => `const ${n} = ${n}_[${n}q]; ${n}q += ${n}in;`).join(" ")}
+    out[o++] = ${expr};
+  }
+  for (let d = nd - 2; d >= 0; d--) {
+    idx[d]++;
+    ${ins.map((n) => `${n}p += ${n}st[d];`).join(" ")}
+    if (idx[d] < shape[d]) break;
+    ${ins.map((n) => `${n}p -= ${n}st[d] * shape[d];`).join(" ")}
+    idx[d] = 0;
+  }
+}`;
+  }
+  k = new Function("out", "ins", "shape", "strides", "offsets", body) as Kernel;
+  kernels.set(key, k);
+  return k;
+}
+
+function contiguousStrides(shape: number[]): number[] {
+  const s = new Array<number>(shape.length);
+  let acc = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    s[i] = shape[i] === 1 ? 0 : acc;
+    acc *= shape[i];
+  }
+  return s;
+}
+
+/** True if the view reads the array in order (contiguous) or one value everywhere. */
+function flatStride(view: View, shape: number[]): number | null {
+  if (view.strides.every((s) => s === 0)) return 0;
+  const c = contiguousStrides(shape);
+  return view.strides.every((s, i) => s === c[i] || shape[i] === 1) ? 1 : null;
+}
+
+const sizeOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+
+export const cpuBackend: Backend = {
+  device: "cpu",
+
+  fromArray(values, dtype) {
+    const out = allocate(dtype, values.length);
+    out.set(values as ArrayLike<number>);
+    return new CpuStorage(out, dtype);
+  },
+
+  read(storage) {
+    return data(storage).slice();
+  },
+
+  elementwise(op, inputs, shape, dtype) {
+    const out = allocate(dtype, sizeOf(shape));
+    if (out.length === 0) return new CpuStorage(out, dtype);
+    const flats = inputs.map((v) => flatStride(v, shape));
+    const flat = shape.length === 0 || flats.every((f) => f !== null);
+    const strides = flat ? flats.map((f) => [f ?? 0]) : inputs.map((v) => v.strides);
+    const run = kernel(op, inputs.length, flat);
+    run(out, inputs.map((v) => data(v.storage)), shape.length === 0 ? [1] : shape, strides, inputs.map((v) => v.offset));
+    return new CpuStorage(out, dtype);
+  },
+
+  reduce(op: ReduceOp, x, shape, axes) {
+    const src = data(x);
+    const outShape = shape.map((d, i) => (axes.includes(i) ? 1 : d));
+    const out = allocate(x.dtype === "bool" ? "int32" : x.dtype, sizeOf(outShape));
+    const init = op === "sum" ? 0 : op === "max" ? -Infinity : Infinity;
+    const strides = shape.map((_, i) => sizeOf(shape.slice(i + 1)));
+    const kept = shape.map((_, i) => i).filter((i) => !axes.includes(i));
+    const red = axes.slice().sort((p, q) => p - q);
+    const redSize = sizeOf(red.map((i) => shape[i]));
+    // Trailing reduced axes form one contiguous run: the fast common case.
+    const trailing = red.every((a, i) => a === shape.length - red.length + i);
+    const keptIdx = new Array(kept.length).fill(0);
+    const redIdx = new Array(red.length).fill(0);
+    let base = 0;
+    for (let o = 0; o < out.length; o++) {
+      let acc = init;
+      if (trailing) {
+        for (let j = base; j < base + redSize; j++) {
+          const v = src[j];
+          if (op === "sum") acc += v;
+          else if (op === "max" ? v > acc || v !== v : v < acc || v !== v) acc = v;
+        }
+      } else {
+        let p = base;
+        redIdx.fill(0);
+        for (let j = 0; j < redSize; j++) {
+          const v = src[p];
+          if (op === "sum") acc += v;
+          else if (op === "max" ? v > acc || v !== v : v < acc || v !== v) acc = v;
+          for (let d = red.length - 1; d >= 0; d--) {
+            redIdx[d]++;
+            p += strides[red[d]];
+            if (redIdx[d] < shape[red[d]]) break;
+            p -= strides[red[d]] * shape[red[d]];
+            redIdx[d] = 0;
+          }
+        }
+      }
+      out[o] = acc;
+      for (let d = kept.length - 1; d >= 0; d--) {
+        keptIdx[d]++;
+        base += strides[kept[d]];
+        if (keptIdx[d] < shape[kept[d]]) break;
+        base -= strides[kept[d]] * shape[kept[d]];
+        keptIdx[d] = 0;
+      }
+    }
+    return new CpuStorage(out, out instanceof Int32Array ? "int32" : x.dtype);
+  },
+
+  argReduce(op, x, shape, axis) {
+    const src = data(x);
+    const n = shape[axis];
+    const inner = sizeOf(shape.slice(axis + 1));
+    const outer = sizeOf(shape.slice(0, axis));
+    const out = new Int32Array(outer * inner);
+    for (let o = 0; o < outer; o++) {
+      for (let i = 0; i < inner; i++) {
+        let best = 0;
+        let bestV = src[o * n * inner + i];
+        for (let j = 1; j < n; j++) {
+          const v = src[(o * n + j) * inner + i];
+          if (bestV !== bestV) break;
+          if (op === "max" ? v > bestV || v !== v : v < bestV || v !== v) {
+            best = j;
+            bestV = v;
+          }
+        }
+        out[o * inner + i] = best;
+      }
+    }
+    return new CpuStorage(out, "int32");
+  },
+
+  matmul(a, b, batch, m, k, n, aBatchStride, bBatchStride) {
+    const A = data(a);
+    const B = data(b);
+    const dtype = a.dtype;
+    const C = allocate(dtype, batch * m * n);
+    for (let t = 0; t < batch; t++) {
+      const ao = t * aBatchStride;
+      const bo = t * bBatchStride;
+      const co = t * m * n;
+      // i-k-j order: the inner loop walks a row of B and a row of C in order.
+      for (let i = 0; i < m; i++) {
+        const crow = co + i * n;
+        for (let kk = 0; kk < k; kk++) {
+          const aik = A[ao + i * k + kk];
+          if (aik === 0) continue;
+          const brow = bo + kk * n;
+          for (let j = 0; j < n; j++) C[crow + j] += aik * B[brow + j];
+        }
+      }
+    }
+    return new CpuStorage(C, dtype);
+  },
+
+  viewAdd(base, src, shape, strides, offset) {
+    const out = data(base).slice();
+    const s = data(src);
+    const nd = shape.length;
+    const idx = new Array(nd).fill(0);
+    let p = offset;
+    for (let i = 0; i < s.length; i++) {
+      out[p] += s[i];
+      for (let d = nd - 1; d >= 0; d--) {
+        idx[d]++;
+        p += strides[d];
+        if (idx[d] < shape[d]) break;
+        p -= strides[d] * shape[d];
+        idx[d] = 0;
+      }
+    }
+    return new CpuStorage(out, base.dtype);
+  },
+
+  gather(x, xShape, dim, index, indexShape) {
+    const src = data(x);
+    const ind = data(index);
+    const out = allocate(x.dtype, ind.length);
+    const xStrides = xShape.map((_, i) => sizeOf(xShape.slice(i + 1)));
+    const nd = indexShape.length;
+    const idx = new Array(nd).fill(0);
+    for (let i = 0; i < ind.length; i++) {
+      let p = 0;
+      for (let d = 0; d < nd; d++) p += (d === dim ? ind[i] : idx[d]) * xStrides[d];
+      out[i] = src[p];
+      for (let d = nd - 1; d >= 0; d--) {
+        if (++idx[d] < indexShape[d]) break;
+        idx[d] = 0;
+      }
+    }
+    return new CpuStorage(out, x.dtype);
+  },
+
+  scatterAdd(src, indexShape, dim, index, outShape) {
+    const s = data(src);
+    const ind = data(index);
+    const out = allocate(src.dtype, sizeOf(outShape));
+    const oStrides = outShape.map((_, i) => sizeOf(outShape.slice(i + 1)));
+    const nd = indexShape.length;
+    const idx = new Array(nd).fill(0);
+    for (let i = 0; i < ind.length; i++) {
+      let p = 0;
+      for (let d = 0; d < nd; d++) p += (d === dim ? ind[i] : idx[d]) * oStrides[d];
+      out[p] += s[i];
+      for (let d = nd - 1; d >= 0; d--) {
+        if (++idx[d] < indexShape[d]) break;
+        idx[d] = 0;
+      }
+    }
+    return new CpuStorage(out, src.dtype);
+  },
+
+  cast(x, dtype) {
+    const out = allocate(dtype, x.size);
+    const src = data(x);
+    if (dtype === "bool") for (let i = 0; i < src.length; i++) out[i] = src[i] ? 1 : 0;
+    else if (dtype === "int32") for (let i = 0; i < src.length; i++) out[i] = Math.trunc(src[i]);
+    else out.set(src);
+    return new CpuStorage(out, dtype);
+  },
+};
+
+registerBackend(cpuBackend);

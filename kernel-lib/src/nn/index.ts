@@ -1,0 +1,107 @@
+import { inspect } from "node:util";
+import { noGrad } from "../tensor/autograd";
+import { nextRandom } from "../tensor/random";
+import { Tensor, fromValues } from "../tensor/tensor";
+
+/** A layer or model: `forward`, and the parameters an optimizer updates. */
+export abstract class Module {
+  abstract forward(x: Tensor): Tensor;
+
+  /** Every parameter of this module and its sub-modules. */
+  parameters(): Tensor[] {
+    const out: Tensor[] = [];
+    for (const v of Object.values(this)) {
+      if (v instanceof Tensor && v.requiresGrad) out.push(v);
+      else if (v instanceof Module) out.push(...v.parameters());
+      else if (Array.isArray(v)) for (const m of v) if (m instanceof Module) out.push(...m.parameters());
+    }
+    return out;
+  }
+
+  /** Calling style of torch: `model.call(x)` is `model.forward(x)`. */
+  call(x: Tensor): Tensor {
+    return this.forward(x);
+  }
+
+  zeroGrad(): void {
+    for (const p of this.parameters()) p.grad = null;
+  }
+}
+
+function uniform(shape: number[], bound: number): Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  return fromValues(Array.from({ length: n }, () => (2 * nextRandom() - 1) * bound), shape, "float32", "cpu").requiresGrad_();
+}
+
+/** y = x Wᵀ + b, initialised like torch (uniform in ±1/√inFeatures). */
+export class Linear extends Module {
+  weight: Tensor;
+  bias: Tensor | null;
+  constructor(
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    options: { bias?: boolean } = {},
+  ) {
+    super();
+    if (!Number.isInteger(inFeatures) || !Number.isInteger(outFeatures) || inFeatures < 1 || outFeatures < 1) {
+      throw new RangeError(`Linear: feature counts must be positive integers, got ${inFeatures} and ${outFeatures}`);
+    }
+    const bound = 1 / Math.sqrt(inFeatures);
+    this.weight = uniform([outFeatures, inFeatures], bound);
+    this.bias = options.bias === false ? null : uniform([outFeatures], bound);
+  }
+  forward(x: Tensor): Tensor {
+    if (x.shape[x.ndim - 1] !== this.inFeatures) {
+      throw new RangeError(`Linear(${this.inFeatures}, ${this.outFeatures}): input has ${x.shape[x.ndim - 1]} features (shape [${x.shape.join(", ")}])`);
+    }
+    const y = x.matmul(this.weight.T);
+    return this.bias ? y.add(this.bias) : y;
+  }
+  [inspect.custom](): string {
+    return `Linear(inFeatures=${this.inFeatures}, outFeatures=${this.outFeatures}, bias=${this.bias !== null})`;
+  }
+}
+
+export class ReLU extends Module {
+  forward(x: Tensor): Tensor {
+    return x.relu();
+  }
+  [inspect.custom](): string {
+    return "ReLU()";
+  }
+}
+
+export class Tanh extends Module {
+  forward(x: Tensor): Tensor {
+    return x.tanh();
+  }
+  [inspect.custom](): string {
+    return "Tanh()";
+  }
+}
+
+export class Sigmoid extends Module {
+  forward(x: Tensor): Tensor {
+    return x.sigmoid();
+  }
+  [inspect.custom](): string {
+    return "Sigmoid()";
+  }
+}
+
+/** Modules applied in order. */
+export class Sequential extends Module {
+  readonly layers: Module[];
+  constructor(...layers: Module[]) {
+    super();
+    this.layers = layers;
+  }
+  forward(x: Tensor): Tensor {
+    return this.layers.reduce((h, layer) => layer.forward(h), x);
+  }
+  [inspect.custom](): string {
+    return `Sequential(\n${this.layers.map((l, i) => `  (${i}): ${inspect(l)}`).join("\n")}\n)`;
+  }
+}
+
+export { noGrad };

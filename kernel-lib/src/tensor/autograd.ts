@@ -1,0 +1,127 @@
+import type { Tensor } from "./tensor";
+
+let gradEnabled = true;
+
+/** Whether ops currently record the graph (false inside `noGrad`). */
+export function isGradEnabled(): boolean {
+  return gradEnabled;
+}
+
+/**
+ * Run `fn` without recording the graph: results do not require grad. Use it
+ * for parameter updates and evaluation. An async `fn` keeps recording off
+ * until its promise settles.
+ */
+export function noGrad<T>(fn: () => T): T {
+  const before = gradEnabled;
+  gradEnabled = false;
+  let result: T;
+  try {
+    result = fn();
+  } catch (e) {
+    gradEnabled = before;
+    throw e;
+  }
+  if (result instanceof Promise) {
+    return result.finally(() => (gradEnabled = before)) as T;
+  }
+  gradEnabled = before;
+  return result;
+}
+
+/** One recorded op: how to turn the gradient of its output into gradients of its inputs. */
+export class GradNode {
+  private readonly versions: number[];
+
+  constructor(
+    /** Shown as `gradFn=<MulBackward>`. */
+    readonly name: string,
+    readonly inputs: Tensor[],
+    /** Gradients for each input (null where none flows), given the output's. */
+    readonly backward: (grad: Tensor) => Array<Tensor | null>,
+    /** Tensors the backward reads; changing one in place invalidates the graph. */
+    readonly saved: Tensor[],
+  ) {
+    this.versions = saved.map((t) => t._version);
+  }
+
+  checkSaved(): void {
+    this.saved.forEach((t, i) => {
+      if (t._version !== this.versions[i]) {
+        throw new Error(
+          `${this.name}: a tensor of shape [${t.shape.join(", ")}] that this gradient needs was modified by an in-place ` +
+            `operation (it is at version ${t._version}; the graph saved version ${this.versions[i]}). ` +
+            `Recompute the forward pass after changing it, or change a .clone() instead.`,
+        );
+      }
+    });
+  }
+
+  toString(): string {
+    return `<${this.name}>`;
+  }
+}
+
+/**
+ * Reverse sweep from `root` seeded with `gradient`. A node runs once every
+ * node consuming its output has passed its gradient on (Kahn's order); leaves
+ * that require grad accumulate into `.grad`.
+ */
+export function runBackward(root: Tensor, gradient: Tensor): void {
+  const accumulate = (leaf: Tensor, g: Tensor) => {
+    leaf.grad = leaf.grad === null ? g : leaf.grad.add(g);
+  };
+  if (root.gradFn === null) {
+    noGrad(() => accumulate(root, gradient.detach()));
+    return;
+  }
+  // Count, for each node, how many consumers will send it a gradient.
+  const pending = new Map<GradNode, number>();
+  const stack: GradNode[] = [root.gradFn];
+  pending.set(root.gradFn, 0);
+  while (stack.length > 0) {
+    const node = stack.pop()!;
+    for (const t of node.inputs) {
+      const child = t.gradFn;
+      if (child === null || !t.requiresGrad) continue;
+      if (!pending.has(child)) {
+        pending.set(child, 0);
+        stack.push(child);
+      }
+      pending.set(child, pending.get(child)! + 1);
+    }
+  }
+  const grads = new Map<GradNode, Tensor>([[root.gradFn, gradient]]);
+  const ready: GradNode[] = [root.gradFn];
+  noGrad(() => {
+    while (ready.length > 0) {
+      const node = ready.pop()!;
+      const g = grads.get(node);
+      grads.delete(node);
+      let inputGrads: Array<Tensor | null> = [];
+      if (g !== undefined) {
+        node.checkSaved();
+        inputGrads = node.backward(g);
+      }
+      node.inputs.forEach((t, i) => {
+        if (!t.requiresGrad) return;
+        const gi = inputGrads[i] ?? null;
+        if (gi !== null && gi.shape.join() !== t.shape.join()) {
+          throw new Error(`${node.name}: internal error: gradient shape [${gi.shape}] for an input of shape [${t.shape}]`);
+        }
+        const child = t.gradFn;
+        if (child === null) {
+          if (gi !== null) accumulate(t, gi);
+          return;
+        }
+        if (gi !== null) {
+          const prev = grads.get(child);
+          grads.set(child, prev === undefined ? gi : prev.add(gi));
+        }
+        const left = pending.get(child)! - 1;
+        pending.set(child, left);
+        if (left === 0) ready.push(child);
+      });
+    }
+  });
+}
