@@ -59,7 +59,8 @@ export function formatTensor(t: Tensor): string {
     if (shape.length === 0) return f(data[0]);
     const items: string[] = [];
     for (const i of shownIndices(shape[dim])) {
-      if (i < 0) items.push("...");
+      // torch marks elided values " ..." within a row, "..." between rows
+      if (i < 0) items.push(dim === shape.length - 1 ? " ..." : "...");
       else if (dim === shape.length - 1) items.push(cell(data[offset + i]));
       else items.push(render(dim + 1, offset + i * strides[dim], pad + 1));
     }
