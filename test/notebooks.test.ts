@@ -20,6 +20,20 @@ const expected: Record<string, Array<string | RegExp>> = {
     "quick check: 4 and 3",
     "kernel-lib Variable:   w0 = -3.142334, w1 = 5.251794",
     "log: log of a non-positive number: log(-1)",
+    // Autograd with tensors
+    "tensor([ 6., 18.])",
+    "tensor(-3.1423, requiresGrad=true)\ntensor(5.2518, requiresGrad=true)",
+  ],
+  "04-autograd-tensor-api.ipynb": [
+    "tensor([0., 1., 2., 3.])",
+    "null\n",
+    "tensor(28., gradFn=<MulBackward>)",
+    "tensor([ 0.,  4.,  8., 12.])",
+    "tensor([true, true, true, true])",
+    "tensor([1., 1., 1., 1.])",
+    "grad can be implicitly created only for scalar outputs",
+    "tensor([0., 2., 4., 6.])",
+    "tensor(true)",
   ],
 };
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { readFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { Figure, plot, Variable, display } from "kernel-lib";
+import { Figure, plot, Variable, display, tensor } from "kernel-lib";
 import { runNotebook } from "kernel-lib/runner";
 
 describe("Figure", () => {
@@ -28,6 +28,11 @@ describe("Figure", () => {
     const full = fig.toHTML(true);
     expect(full.length).toBeGreaterThan(4_000_000);
     expect(full).toContain("plotly.js v4.1.2");
+  });
+
+  it("takes tensors", () => {
+    const fig = new Figure().line(tensor([1, 2, 3]), tensor([[4, 5, 6]]));
+    expect(fig.toJSON().data[0]).toMatchObject({ x: [1, 2, 3], y: [4, 5, 6] });
   });
 
   it("rejects mismatched lengths and non-finite values", () => {

@@ -162,6 +162,37 @@ describe("autograd API", () => {
   });
 });
 
+describe("gradients at singular points follow torch's conventions", () => {
+  const f = { dtype: "float64", requiresGrad: true } as const;
+  it("pow at a zero base", () => {
+    const x = tensor([0, 2], f);
+    const y = tensor([2, 3], f);
+    x.pow(y).sum().backward();
+    expect(x.grad!.toArray()).toEqual([0, 12]);
+    expect(y.grad!.index(0).item()).toBe(0);
+    const z = tensor([0, 2], f);
+    z.pow(0).sum().backward();
+    expect(z.grad!.toArray()).toEqual([0, 0]);
+  });
+  it("norm of the zero vector", () => {
+    const x = tensor([0, 0], f);
+    x.norm().backward();
+    expect(x.grad!.toArray()).toEqual([0, 0]);
+  });
+  it("ties: maximum splits, max over a dim picks the argmax, max over all shares", () => {
+    const x = tensor([1, 2], f);
+    const y = tensor([1, 3], f);
+    x.maximum(y).sum().backward();
+    expect([x.grad!.toArray(), y.grad!.toArray()]).toEqual([[0.5, 0], [0.5, 1]]);
+    const m = tensor([[3, 3, 1]], f);
+    m.max(1).sum().backward();
+    expect(m.grad!.toArray()).toEqual([[1, 0, 0]]);
+    const a = tensor([3, 3, 1], f);
+    a.max().backward();
+    expect(a.grad!.toArray()).toEqual([0.5, 0.5, 0]);
+  });
+});
+
 describe("errors name the op and the shapes", () => {
   const cases: Array<[string, () => unknown, string | RegExp]> = [
     ["broadcast mismatch", () => ones(2, 3).add(ones(4)), "add: shapes [2, 3] and [4] cannot be broadcast together (dimension 1: 3 vs 4)"],

@@ -20,6 +20,8 @@ export interface View {
   storage: Storage;
   strides: number[];
   offset: number;
+  /** Set when the view is the whole storage in order (saves the backend checking strides). */
+  contiguous?: boolean;
 }
 
 export type UnaryOp = "copy" | "neg" | "exp" | "log" | "sqrt" | "abs" | "sign" | "tanh" | "sigmoid" | "relu";

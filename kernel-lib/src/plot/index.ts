@@ -2,8 +2,11 @@ import { readFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { display } from "../display";
 
-/** Plot inputs: numbers, or anything with a numeric `data` (a scalar Variable). */
-export type Values = Iterable<number | { data: number }> | ArrayLike<number>;
+/**
+ * Plot inputs: numbers, things with a numeric `data` (scalar Variables), or
+ * anything whose `data()` gives the numbers (a CPU tensor).
+ */
+export type Values = Iterable<number | { data: number }> | ArrayLike<number> | { data(): ArrayLike<number> };
 
 export interface TraceOptions {
   /** Legend entry. */
@@ -30,6 +33,7 @@ interface Trace {
 }
 
 function toNumbers(what: string, values: Values): number[] {
+  if (typeof (values as { data?: unknown }).data === "function") values = Array.from((values as { data(): ArrayLike<number> }).data());
   const out: number[] = [];
   const items = Symbol.iterator in Object(values) ? (values as Iterable<unknown>) : Array.from(values as ArrayLike<number>);
   for (const v of items) {

@@ -4,7 +4,7 @@
  * crossEntropy, ...) are written in terms of these and need no gradient.
  */
 import { getBackend, type BinaryOp, type DType, type ElementwiseOp, type UnaryOp, type View } from "../backend/backend";
-import { isGradEnabled } from "./autograd";
+import { isGradEnabled, noGrad } from "./autograd";
 import { Tensor, fromValues, isFloat, record, type TensorLike } from "./tensor";
 import { broadcastShapes, broadcastStrides, contiguousStrides, fmt, normDim, numel, sameShape, type Shape } from "./shape";
 
@@ -49,7 +49,10 @@ function lift(x: TensorLike, dtype: DType, device: string): Tensor {
   return fromValues([x], [], dtype, device);
 }
 
-const viewAs = (t: Tensor, shape: Shape): View => ({ storage: t._storage, strides: broadcastStrides(t.shape, shape), offset: 0 });
+const viewAs = (t: Tensor, shape: Shape): View =>
+  sameShape(t.shape, shape)
+    ? { storage: t._storage, strides: [], offset: 0, contiguous: true }
+    : { storage: t._storage, strides: broadcastStrides(t.shape, shape), offset: 0 };
 
 /** Elementwise primitive over broadcast inputs. */
 function map(op: ElementwiseOp, inputs: Tensor[], shape: Shape, dtype: DType): Tensor {
@@ -90,9 +93,10 @@ export const tanh = (x: Tensor): Tensor => unary("Tanh", "tanh", x, (g, _x, out)
 export const sigmoid = (x: Tensor): Tensor => unary("Sigmoid", "sigmoid", x, (g, _x, out) => mul(g, mul(out, sub(1, out))));
 export const relu = (x: Tensor): Tensor => unary("Relu", "relu", x, (g, _x, out) => mul(g, compare("gt", out, 0)), false);
 
-type BinaryGrad = (g: Tensor, a: Tensor, b: Tensor, out: Tensor) => [Tensor | null, Tensor | null];
+/** The gradient for one side of a binary op, given the output's gradient. */
+type SideGrad = (g: Tensor, a: Tensor, b: Tensor, out: Tensor) => Tensor;
 
-function binary(name: string, op: BinaryOp, x: TensorLike, y: TensorLike, grad: BinaryGrad, dtype?: DType): Tensor {
+function binary(name: string, op: BinaryOp, x: TensorLike, y: TensorLike, gradA: SideGrad, gradB: SideGrad, dtype?: DType): Tensor {
   const like = x instanceof Tensor ? x : y;
   if (!(like instanceof Tensor)) throw new TypeError(`${op}: at least one operand must be a Tensor`);
   const type = dtype ?? promote(x, y);
@@ -100,45 +104,43 @@ function binary(name: string, op: BinaryOp, x: TensorLike, y: TensorLike, grad: 
   const b = lift(y, type, like.device);
   const shape = broadcastShapes(op, a.shape, b.shape);
   const out = map(op, [a, b], shape, type);
+  // Only the sides that need a gradient compute one.
   return record(
     out,
     `${name}Backward`,
     [a, b],
-    (g) => {
-      const [ga, gb] = grad(g, a, b, out);
-      return [ga && a.requiresGrad ? sumTo(ga, a.shape) : null, gb && b.requiresGrad ? sumTo(gb, b.shape) : null];
-    },
+    (g) => [a.requiresGrad ? sumTo(gradA(g, a, b, out), a.shape) : null, b.requiresGrad ? sumTo(gradB(g, a, b, out), b.shape) : null],
     [a, b],
   );
 }
 
-export const add = (a: TensorLike, b: TensorLike): Tensor => binary("Add", "add", a, b, (g) => [g, g]);
-export const sub = (a: TensorLike, b: TensorLike): Tensor => binary("Sub", "sub", a, b, (g) => [g, neg(g)]);
-export const mul = (a: TensorLike, b: TensorLike): Tensor => binary("Mul", "mul", a, b, (g, a, b) => [mul(g, b), mul(g, a)]);
+const floatOf = (a: TensorLike, b: TensorLike): DType => (isFloat(promote(a, b)) ? promote(a, b) : "float32");
+
+export const add = (a: TensorLike, b: TensorLike): Tensor => binary("Add", "add", a, b, (g) => g, (g) => g);
+export const sub = (a: TensorLike, b: TensorLike): Tensor => binary("Sub", "sub", a, b, (g) => g, (g) => neg(g));
+export const mul = (a: TensorLike, b: TensorLike): Tensor =>
+  binary("Mul", "mul", a, b, (g, _a, b) => mul(g, b), (g, a) => mul(g, a));
 export const div = (a: TensorLike, b: TensorLike): Tensor =>
-  binary("Div", "div", a, b, (g, a, b) => [div(g, b), neg(div(mul(g, a), mul(b, b)))], isFloat(promote(a, b)) ? promote(a, b) : "float32");
+  binary("Div", "div", a, b, (g, _a, b) => div(g, b), (g, a, b) => neg(div(mul(g, a), mul(b, b))), floatOf(a, b));
 export const pow = (a: TensorLike, b: TensorLike): Tensor =>
   binary(
     "Pow",
     "pow",
     a,
     b,
-    (g, a, b, out) => [
-      a.requiresGrad ? mul(g, mul(b, pow(a, sub(b, 1)))) : null,
-      b.requiresGrad ? mul(g, mul(out, log(a))) : null,
-    ],
-    isFloat(promote(a, b)) ? promote(a, b) : "float32",
+    // torch's conventions at a zero base: no gradient where b = 0 (for a) or where a = 0 and b >= 0 (for b)
+    (g, a, b) => where(compare("eq", b, 0), 0, mul(g, mul(b, pow(a, sub(b, 1))))),
+    (g, a, b, out) => where(compare("eq", a, 0), 0, mul(g, mul(out, log(a)))),
+    floatOf(a, b),
   );
+/** The share of the gradient that goes to `a` in maximum/minimum: 1 where it wins, 1/2 at a tie (as torch). */
+function winShare(op: "gt" | "lt", a: Tensor, b: Tensor): Tensor {
+  return add(cast(compare(op, a, b), a.dtype), mul(cast(compare("eq", a, b), a.dtype), 0.5));
+}
 export const maximum = (a: TensorLike, b: TensorLike): Tensor =>
-  binary("Maximum", "maximum", a, b, (g, a, b) => {
-    const takeA = compare("ge", a, b);
-    return [where(takeA, g, 0), where(takeA, 0, g)];
-  });
+  binary("Maximum", "maximum", a, b, (g, a, b) => mul(g, winShare("gt", a, b)), (g, a, b) => mul(g, winShare("gt", b, a)));
 export const minimum = (a: TensorLike, b: TensorLike): Tensor =>
-  binary("Minimum", "minimum", a, b, (g, a, b) => {
-    const takeA = compare("le", a, b);
-    return [where(takeA, g, 0), where(takeA, 0, g)];
-  });
+  binary("Minimum", "minimum", a, b, (g, a, b) => mul(g, winShare("lt", a, b)), (g, a, b) => mul(g, winShare("lt", b, a)));
 
 /** A comparison: a bool tensor, no gradient. */
 export function compare(op: "lt" | "le" | "gt" | "ge" | "eq" | "ne", x: TensorLike, y: TensorLike): Tensor {
@@ -214,16 +216,26 @@ export function mean(x: Tensor, dim?: number | number[], keepdim = false): Tenso
   return div(sum(x, axes, keepdim), count);
 }
 
-/** max or min over everything or one dimension; ties share the gradient. */
+/**
+ * max or min over everything (ties share the gradient) or over one dimension
+ * (the gradient goes to the index argmax/argmin reports), as torch does.
+ */
 export function extreme(op: "max" | "min", x: Tensor, dim: number | undefined, keepdim: boolean): Tensor {
   const axes = reduceAxes(op, x, dim);
   if (axes.some((a) => x.shape[a] === 0) || x.size === 0) throw new RangeError(`${op}: cannot reduce an empty tensor of shape ${fmt(x.shape)}`);
   const kept = keptShape(x.shape, axes);
   const storage = x.backend.reduce(op, x._storage, x.shape, axes);
   const out = new Tensor(storage, keepdim ? kept : droppedShape(x.shape, axes), x.device);
+  const name = op === "max" ? "MaxBackward" : "MinBackward";
+  if (dim !== undefined) {
+    const at = argExtreme(op, x, axes[0], true);
+    return record(out, name, [x], (g) => [
+      new Tensor(g.backend.scatterAdd(reshape(g, kept)._storage, kept, axes[0], at._storage, x.shape), x.shape, x.device),
+    ]);
+  }
   return record(
     out,
-    op === "max" ? "MaxBackward" : "MinBackward",
+    name,
     [x],
     (g) => {
       const hit = cast(compare("eq", x, reshape(out, kept)), x.dtype);
@@ -242,10 +254,12 @@ export function argExtreme(op: "max" | "min", x: Tensor, dim: number | undefined
   return new Tensor(storage, keepdim ? kept : droppedShape(x.shape, [axis]), x.device);
 }
 
-export const norm = (x: Tensor): Tensor => {
+/** The Euclidean norm; its gradient x / norm is taken as 0 at the zero vector (as torch). */
+export function norm(x: Tensor): Tensor {
   requireFloat("norm", x);
-  return sqrt(sum(mul(x, x)));
-};
+  const out = noGrad(() => sqrt(sum(mul(x, x))));
+  return record(out, "NormBackward", [x], (g) => [mul(g, div(x, where(compare("eq", out, 0), 1, out)))], [x]);
+}
 
 export function logSoftmax(x: Tensor, dim: number): Tensor {
   requireFloat("logSoftmax", x);

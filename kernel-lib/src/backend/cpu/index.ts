@@ -51,7 +51,7 @@ const EXPR: Record<ElementwiseOp, string> = {
   sub: "a - b",
   mul: "a * b",
   div: "a / b",
-  pow: "Math.pow(a, b)",
+  pow: "(b === 2 ? a * a : Math.pow(a, b))",
   maximum: "(a > b || a !== a ? a : b)",
   minimum: "(a < b || a !== a ? a : b)",
   lt: "(a < b ? 1 : 0)",
@@ -68,24 +68,29 @@ type Kernel = (out: TypedArray, ins: TypedArray[], shape: number[], strides: num
 const kernels = new Map<string, Kernel>();
 
 /**
- * Compile (once per op, arity and layout) a loop for an elementwise op:
- * `flat` when every input is either contiguous or a single broadcast value,
- * else an odometer over the outer dimensions with a strided inner loop.
+ * Compile a loop for an elementwise op, once per op, layout and array types
+ * (so each compiled loop sees one typed-array class and stays monomorphic).
+ * `layout` is "flat:" plus, per input, c (contiguous) or s (one broadcast
+ * value); or "strided": an odometer over the outer dimensions with a strided
+ * inner loop.
  */
-function kernel(op: ElementwiseOp, arity: number, flat: boolean): Kernel {
-  const key = `${op}/${arity}/${flat}`;
+function kernel(op: ElementwiseOp, layout: string, types: string): Kernel {
+  const key = `${op}|${layout}|${types}`;
   let k = kernels.get(key);
   if (k) return k;
   const expr = EXPR[op];
+  const arity = types.split(",").length - 1;
   const ins = NAMES.slice(0, arity);
   let body = ins.map((n, i) => `const ${n}_ = ins[${i}];`).join("\n");
-  if (flat) {
-    // strides[i][0] is 1 for a contiguous input, 0 for a broadcast scalar.
-    body += ins.map((n, i) => `const ${n}s = strides[${i}][0], ${n}o = offsets[${i}];`).join("\n");
+  if (layout.startsWith("flat:")) {
+    const kinds = layout.slice(5);
+    body += ins
+      .map((n, i) => (kinds[i] === "s" ? `const ${n} = ${n}_[offsets[${i}]];` : `const ${n}o = offsets[${i}];`))
+      .join("\n");
     body += `
 const size = out.length;
 for (let i = 0; i < size; i++) {
-  ${ins.map((n) => `const ${n} = ${n}_[${n}o + i * ${n}s];`).join(" ")}
+  ${ins.map((n, i) => (kinds[i] === "s" ? "" : `const ${n} = ${n}_[${n}o + i];`)).join(" ")}
   out[i] = ${expr};
 }`;
   } else {
@@ -126,6 +131,7 @@ function contiguousStrides(shape: number[]): number[] {
 
 /** True if the view reads the array in order (contiguous) or one value everywhere. */
 function flatStride(view: View, shape: number[]): number | null {
+  if (view.contiguous) return view.storage.size === 1 ? 0 : 1;
   if (view.strides.every((s) => s === 0)) return 0;
   const c = contiguousStrides(shape);
   return view.strides.every((s, i) => s === c[i] || shape[i] === 1) ? 1 : null;
@@ -151,9 +157,10 @@ export const cpuBackend: Backend = {
     if (out.length === 0) return new CpuStorage(out, dtype);
     const flats = inputs.map((v) => flatStride(v, shape));
     const flat = shape.length === 0 || flats.every((f) => f !== null);
-    const strides = flat ? flats.map((f) => [f ?? 0]) : inputs.map((v) => v.strides);
-    const run = kernel(op, inputs.length, flat);
-    run(out, inputs.map((v) => data(v.storage)), shape.length === 0 ? [1] : shape, strides, inputs.map((v) => v.offset));
+    const layout = flat ? `flat:${flats.map((f) => (f === 1 ? "c" : "s")).join("")}` : "strided";
+    const types = [dtype, ...inputs.map((v) => v.storage.dtype)].join(",");
+    const strides = flat ? [] : inputs.map((v) => (v.contiguous ? contiguousStrides(shape) : v.strides));
+    kernel(op, layout, types)(out, inputs.map((v) => data(v.storage)), shape, strides, inputs.map((v) => v.offset));
     return new CpuStorage(out, dtype);
   },
 
@@ -234,24 +241,46 @@ export const cpuBackend: Backend = {
   matmul(a, b, batch, m, k, n, aBatchStride, bBatchStride) {
     const A = data(a);
     const B = data(b);
-    const dtype = a.dtype;
-    const C = allocate(dtype, batch * m * n);
+    const C = allocate(a.dtype, batch * m * n);
+    // Four rows of C at a time, accumulated in float64: each value of B read
+    // once per four rows, and one rounding per output.
+    const acc = new Float64Array(4 * n);
     for (let t = 0; t < batch; t++) {
       const ao = t * aBatchStride;
       const bo = t * bBatchStride;
       const co = t * m * n;
-      // i-k-j order: the inner loop walks a row of B and a row of C in order.
-      for (let i = 0; i < m; i++) {
-        const crow = co + i * n;
-        for (let kk = 0; kk < k; kk++) {
-          const aik = A[ao + i * k + kk];
-          if (aik === 0) continue;
-          const brow = bo + kk * n;
-          for (let j = 0; j < n; j++) C[crow + j] += aik * B[brow + j];
+      for (let i = 0; i < m; i += 4) {
+        const rows = Math.min(4, m - i);
+        acc.fill(0);
+        const r0 = ao + i * k;
+        if (rows === 4) {
+          for (let kk = 0; kk < k; kk++) {
+            const a0 = A[r0 + kk];
+            const a1 = A[r0 + k + kk];
+            const a2 = A[r0 + 2 * k + kk];
+            const a3 = A[r0 + 3 * k + kk];
+            const br = bo + kk * n;
+            for (let j = 0; j < n; j++) {
+              const v = B[br + j];
+              acc[j] += a0 * v;
+              acc[n + j] += a1 * v;
+              acc[2 * n + j] += a2 * v;
+              acc[3 * n + j] += a3 * v;
+            }
+          }
+        } else {
+          for (let r = 0; r < rows; r++) {
+            for (let kk = 0; kk < k; kk++) {
+              const av = A[r0 + r * k + kk];
+              const br = bo + kk * n;
+              for (let j = 0; j < n; j++) acc[r * n + j] += av * B[br + j];
+            }
+          }
         }
+        C.set(acc.subarray(0, rows * n), co + i * n);
       }
     }
-    return new CpuStorage(C, dtype);
+    return new CpuStorage(C, a.dtype);
   },
 
   viewAdd(base, src, shape, strides, offset) {
