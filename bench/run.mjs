@@ -2,7 +2,7 @@
 // `npm run bench`: kernel-lib beside the peer scripts of ../shared/bench/peers,
 // each measured in this same invocation, printed as ratios.
 import { execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -10,22 +10,56 @@ import { fileURLToPath } from "node:url";
 
 const require = createRequire(import.meta.url);
 const { Variable, Random } = require("kernel-lib");
+const tensorBench = await import("./tensor.mjs");
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const peersDir = process.env.PEERS_DIR ?? path.resolve(root, "..", "shared", "bench", "peers");
 const python = "/usr/bin/python3";
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-function peer(script, args = []) {
-  const file = path.join(peersDir, script);
-  if (!existsSync(python) || !existsSync(file)) return { skipped: `${existsSync(file) ? python : file} not found` };
+function runJson(cmd, args, options = {}) {
   try {
-    const out = execFileSync(python, [file, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    const out = execFileSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], maxBuffer: 1 << 24, ...options });
     return JSON.parse(out.trim().split("\n").pop());
   } catch (e) {
     return { skipped: (e.stderr || e.message).toString().trim().split("\n").pop() };
   }
 }
+
+/** A Python peer script, run with Debian's Python (torch, numpy). */
+function peer(script, args = []) {
+  const file = path.join(peersDir, script);
+  if (!existsSync(python) || !existsSync(file)) return { skipped: `${existsSync(file) ? python : file} not found` };
+  return runJson(python, [file, ...args]);
+}
+
+/** The tfjs peers need their own node_modules: installed once into bench/.peers/tfjs (git-ignored). */
+function tfjsDir() {
+  const src = path.join(peersDir, "tfjs");
+  const dir = path.join(root, "bench", ".peers", "tfjs");
+  if (!existsSync(src)) return null;
+  if (!existsSync(path.join(dir, "node_modules", "@tensorflow", "tfjs"))) {
+    mkdirSync(dir, { recursive: true });
+    for (const f of readdirSync(src)) copyFileSync(path.join(src, f), path.join(dir, f));
+    console.log("  (installing the tfjs peers into bench/.peers/tfjs, once)");
+    execFileSync("npm", ["install", "--no-audit", "--no-fund", "--silent"], { cwd: dir, stdio: "inherit" });
+  }
+  return dir;
+}
+function tfjsPeer(script, args) {
+  const dir = tfjsDir();
+  if (!dir) return { skipped: "no tfjs peers folder" };
+  return runJson(process.execPath, [path.join(dir, script), ...args], { cwd: dir });
+}
+
+const only = process.argv.slice(2).map((a) => a.toUpperCase());
+const want = (id) => only.length === 0 || only.includes(id);
+const ratio = (peerValue, ours, higherIsBetter = false) => {
+  if (typeof peerValue !== "number") return "";
+  const r = higherIsBetter ? ours / peerValue : peerValue / ours;
+  return r >= 1 ? `kernel-lib ${r.toFixed(2)}x faster` : `kernel-lib ${(1 / r).toFixed(2)}x slower`;
+};
+const row = (name, value, unit, note = "") => console.log(`  ${name.padEnd(26)} ${value.padStart(10)} ${unit.padEnd(9)} ${note}`);
 
 // W1: the lecture's scalar linear regression, graph rebuilt every epoch.
 function w1Data() {
@@ -88,26 +122,86 @@ function benchW6() {
 
 const fmt = (x, d = 3) => (typeof x === "number" ? x.toFixed(d) : String(x));
 console.log(`kernel-lib bench: Node ${process.version}, ${os.cpus()[0]?.model ?? "cpu"} x${os.cpus().length}, ${new Date().toISOString()}`);
+console.log("Peers run in this same invocation; ratios compare within this run only.");
 
-console.log("\nW1 lecture linear regression, scalar engine (101 points, 1000 epochs, graph rebuilt each epoch)");
-const w1 = benchW1();
-const w1py = peer("w1_lecture_linreg_scalar.py");
-console.log(`  kernel-lib Variable   ${fmt(w1.seconds)} s   final w0=${fmt(w1.w0, 4)} w1=${fmt(w1.w1, 4)}`);
-if (w1py.skipped) console.log(`  Python peer          skipped: ${w1py.skipped}`);
-else {
-  console.log(`  Python peer          ${fmt(w1py.total_seconds_median)} s   final w0=${fmt(w1py.final_w0, 4)} w1=${fmt(w1py.final_w1, 4)}`);
-  const agree = Math.abs(w1py.final_w0 - w1.w0) < 1e-9 && Math.abs(w1py.final_w1 - w1.w1) < 1e-9;
-  console.log(`  ratio: kernel-lib is ${fmt(w1py.total_seconds_median / w1.seconds, 1)}x faster (target >= 50x); weights ${agree ? "agree" : "DISAGREE"}`);
-  if (!agree) process.exitCode = 1;
+if (want("W1")) {
+  console.log("\nW1 lecture linear regression, scalar engine (101 points, 1000 epochs, graph rebuilt each epoch)");
+  const w1 = benchW1();
+  const py = peer("w1_lecture_linreg_scalar.py");
+  row("kernel-lib Variable", fmt(w1.seconds), "s", `w0=${fmt(w1.w0, 4)} w1=${fmt(w1.w1, 4)}`);
+  if (py.skipped) row("Python peer", "skipped", "", py.skipped);
+  else {
+    row("Python peer", fmt(py.total_seconds_median), "s", `w0=${fmt(py.final_w0, 4)} w1=${fmt(py.final_w1, 4)}`);
+    const agree = Math.abs(py.final_w0 - w1.w0) < 1e-9 && Math.abs(py.final_w1 - w1.w1) < 1e-9;
+    console.log(`  ratio: ${ratio(py.total_seconds_median, w1.seconds)} (target >= 50x); weights ${agree ? "agree" : "DISAGREE"}`);
+    if (!agree) process.exitCode = 1;
+  }
 }
 
-console.log("\nW6 per-op overhead: x = 2; y = x*3 + x*x; backward (creation inside the loop)");
-const w6 = benchW6();
-const w6torch = peer("w6_tiny_op_overhead_torch.py");
-console.log(`  kernel-lib Variable   ${fmt(w6)} us`);
-if (w6torch.skipped) console.log(`  PyTorch peer         skipped: ${w6torch.skipped}`);
-else {
-  const t = w6torch.results.scalar_fb_us;
-  console.log(`  PyTorch peer         ${fmt(t)} us (torch ${w6torch.torch})`);
-  console.log(`  ratio: kernel-lib is ${fmt(t / w6, 1)}x faster`);
+const torchW6 = want("W6") ? peer("w6_tiny_op_overhead_torch.py") : null;
+if (want("W6")) {
+  console.log("\nW6 per-op overhead");
+  const scalar = benchW6();
+  const add = tensorBench.w6add();
+  const t = torchW6.skipped ? null : torchW6.results;
+  row("kernel-lib Variable graph", fmt(scalar), "us", t ? `PyTorch ${fmt(t.scalar_fb_us)} us: ${ratio(t.scalar_fb_us, scalar)}` : torchW6.skipped);
+  row("kernel-lib add of 10", fmt(add), "us", t ? `PyTorch ${fmt(t.add10_us)} us: ${ratio(t.add10_us, add)}` : "");
+}
+
+if (want("W3")) {
+  console.log("\nW3 tensor linear regression, float32, SGD lr 0.1 (ms per step)");
+  const torch = peer("w3_tensor_linreg_torch.py");
+  const numpy = peer("w3_tensor_linreg_numpy.py");
+  for (const [n, steps] of [[100_000, 200], [1_000_000, 20]]) {
+    const ours = tensorBench.w3(n, steps);
+    row(`kernel-lib N=${n}`, fmt(ours.msPerStep), "ms/step", `w0=${fmt(ours.w0, 3)} w1=${fmt(ours.w1, 3)} after ${steps} steps`);
+    const key = `N=${n}`;
+    if (!torch.skipped) row("  PyTorch", fmt(torch.results[key].ms_per_step), "ms/step", ratio(torch.results[key].ms_per_step, ours.msPerStep));
+    if (!numpy.skipped && numpy.results?.[key]) row("  NumPy (hand gradient)", fmt(numpy.results[key].ms_per_step), "ms/step", ratio(numpy.results[key].ms_per_step, ours.msPerStep));
+    for (const backend of ["cpu", "wasm"]) {
+      if (backend === "cpu" && n > 100_000) continue; // tfjs-cpu takes minutes here
+      const tf = tfjsPeer("w3_tensor_linreg_tfjs.js", [backend, String(n)]);
+      const v = tf.results?.ms_per_step ?? tf.ms_per_step ?? tf.results?.[key]?.ms_per_step;
+      row(`  tfjs-${backend}`, tf.skipped ? "skipped" : fmt(v), "ms/step", tf.skipped ?? ratio(v, ours.msPerStep));
+    }
+  }
+}
+
+if (want("W4")) {
+  console.log("\nW4 MLP 784-H-10, cross-entropy, SGD (ms per step)");
+  const torch = peer("w4_mlp_tensor_torch.py");
+  const tfs = Object.fromEntries(["cpu", "wasm"].map((b) => [b, tfjsPeer("w4_mlp_tensor_tfjs.js", [b])]));
+  for (const [b, h] of [[256, 128], [64, 32]]) {
+    const ours = tensorBench.w4(b, h);
+    const key = `B=${b},H=${h}`;
+    row(`kernel-lib ${key}`, fmt(ours.msPerStep), "ms/step", `loss ${fmt(ours.lossFirst)} -> ${fmt(ours.lossLast)}`);
+    if (!torch.skipped) row("  PyTorch", fmt(torch.results[key].ms_per_step_median), "ms/step", ratio(torch.results[key].ms_per_step_median, ours.msPerStep));
+    for (const [backend, tf] of Object.entries(tfs)) {
+      row(`  tfjs-${backend}`, tf.skipped ? "skipped" : fmt(tf.results[key].ms_per_step_median), "ms/step", tf.skipped ?? ratio(tf.results[key].ms_per_step_median, ours.msPerStep));
+    }
+  }
+}
+
+if (want("W5")) {
+  console.log("\nW5 float32 square matmul (GFLOP/s)");
+  const sizes = [256, 512, 1024];
+  const torch = peer("w5_matmul.py");
+  const tfs = Object.fromEntries(["cpu", "wasm"].map((b) => [b, tfjsPeer("w5_matmul_tfjs.js", [b, sizes.join(",")])]));
+  const pick = (res, n) => {
+    if (!res || res.skipped) return undefined;
+    const r = res.results;
+    const entry = Array.isArray(r) ? r.find((e) => e.n === n) : r?.[n] ?? r?.[`n=${n}`] ?? r?.[`${n}`];
+    return entry?.gflops ?? entry?.torch_gflops ?? entry?.GFLOPs ?? entry?.gflop_s ?? entry?.torch?.gflops ?? entry;
+  };
+  for (const n of sizes) {
+    const ours = tensorBench.w5(n);
+    row(`kernel-lib n=${n}`, fmt(ours.gflops, 2), "GFLOP/s");
+    const t = pick(torch, n);
+    if (torch.skipped) row("  PyTorch", "skipped", "", torch.skipped);
+    else row("  PyTorch", typeof t === "number" ? fmt(t, 1) : JSON.stringify(t), "GFLOP/s", typeof t === "number" ? ratio(t, ours.gflops, true) : "");
+    for (const [backend, tf] of Object.entries(tfs)) {
+      const v = pick(tf, n);
+      row(`  tfjs-${backend}`, tf.skipped ? "skipped" : typeof v === "number" ? fmt(v, 2) : JSON.stringify(v), "GFLOP/s", tf.skipped ?? (typeof v === "number" ? ratio(v, ours.gflops, true) : ""));
+    }
+  }
 }

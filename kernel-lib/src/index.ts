@@ -6,6 +6,8 @@ export type { FigureOptions, TraceOptions, Values } from "./plot";
 export { display, inKernel } from "./display";
 export type { MimeBundle, DisplayOptions } from "./display";
 import "./backend/cpu";
+export { initWebGPU, isWebGPUAvailable, releaseWebGPU, webgpuAdapter, liveBufferCount, tidy } from "./backend/webgpu";
+export type { AdapterDescription } from "./backend/webgpu";
 export * from "./tensor";
 export * as nn from "./nn";
 export * as optim from "./optim";

@@ -13,6 +13,8 @@ export type TypedArray = Float32Array | Float64Array | Int32Array | Uint8Array;
 export interface Storage {
   readonly dtype: DType;
   readonly size: number;
+  /** Bumped by every in-place write; shared by all tensors on this storage. */
+  version: number;
 }
 
 /** How to read a storage as an array of `shape`. */
@@ -49,8 +51,12 @@ export interface Backend {
   /** The transpose of gather: zeros of `outShape` with src added at the indexed positions. */
   scatterAdd(src: Storage, indexShape: number[], dim: number, index: Storage, outShape: number[]): Storage;
   cast(x: Storage, dtype: DType): Storage;
+  /** Overwrite `target` with the values of `src` (same dtype and size): in-place ops. */
+  copyInto(target: Storage, src: Storage): void;
   /** Release the storage's memory now (devices with their own memory). */
   dispose?(storage: Storage): void;
+  /** The storage outlives the current memory scope (it was stored into a tensor from outside it). */
+  escape?(storage: Storage): void;
 }
 
 const backends = new Map<string, Backend>();
@@ -62,6 +68,7 @@ export function registerBackend(backend: Backend): void {
 export function getBackend(device: string): Backend {
   const b = backends.get(device);
   if (!b) {
+    if (device === "webgpu") throw new Error('the "webgpu" device is not open: run `await initWebGPU()` first');
     const known = [...backends.keys()].join(", ");
     throw new Error(`unknown device "${device}" (available: ${known})`);
   }

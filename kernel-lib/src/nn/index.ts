@@ -1,11 +1,29 @@
 import { inspect } from "node:util";
 import { noGrad } from "../tensor/autograd";
 import { nextRandom } from "../tensor/random";
-import { Tensor, fromValues } from "../tensor/tensor";
+import { Tensor as TensorClass, fromValues, type Device } from "../tensor/tensor";
+
+type Tensor = TensorClass<Device>;
+const Tensor = TensorClass;
 
 /** A layer or model: `forward`, and the parameters an optimizer updates. */
 export abstract class Module {
-  abstract forward(x: Tensor): Tensor;
+  protected abstract forwardAny(x: Tensor): Tensor;
+
+  /** Apply the module (the result is on the input's device). */
+  forward<D extends Device>(x: TensorClass<D>): TensorClass<D> {
+    return this.forwardAny(x as Tensor) as TensorClass<D>;
+  }
+
+  /** Move every parameter to `device` (each becomes a new leaf there); returns this. */
+  to(device: Device): this {
+    for (const [key, v] of Object.entries(this)) {
+      if (v instanceof Tensor && v.requiresGrad) (this as Record<string, unknown>)[key] = (v as Tensor).detach().to(device).requiresGrad_();
+      else if (v instanceof Module) v.to(device);
+      else if (Array.isArray(v)) for (const m of v) if (m instanceof Module) m.to(device);
+    }
+    return this;
+  }
 
   /** Every parameter of this module and its sub-modules. */
   parameters(): Tensor[] {
@@ -16,11 +34,6 @@ export abstract class Module {
       else if (Array.isArray(v)) for (const m of v) if (m instanceof Module) out.push(...m.parameters());
     }
     return out;
-  }
-
-  /** Calling style of torch: `model.call(x)` is `model.forward(x)`. */
-  call(x: Tensor): Tensor {
-    return this.forward(x);
   }
 
   zeroGrad(): void {
@@ -50,7 +63,7 @@ export class Linear extends Module {
     this.weight = uniform([outFeatures, inFeatures], bound);
     this.bias = options.bias === false ? null : uniform([outFeatures], bound);
   }
-  forward(x: Tensor): Tensor {
+  protected forwardAny(x: Tensor): Tensor {
     if (x.shape[x.ndim - 1] !== this.inFeatures) {
       throw new RangeError(`Linear(${this.inFeatures}, ${this.outFeatures}): input has ${x.shape[x.ndim - 1]} features (shape [${x.shape.join(", ")}])`);
     }
@@ -63,7 +76,7 @@ export class Linear extends Module {
 }
 
 export class ReLU extends Module {
-  forward(x: Tensor): Tensor {
+  protected forwardAny(x: Tensor): Tensor {
     return x.relu();
   }
   [inspect.custom](): string {
@@ -72,7 +85,7 @@ export class ReLU extends Module {
 }
 
 export class Tanh extends Module {
-  forward(x: Tensor): Tensor {
+  protected forwardAny(x: Tensor): Tensor {
     return x.tanh();
   }
   [inspect.custom](): string {
@@ -81,7 +94,7 @@ export class Tanh extends Module {
 }
 
 export class Sigmoid extends Module {
-  forward(x: Tensor): Tensor {
+  protected forwardAny(x: Tensor): Tensor {
     return x.sigmoid();
   }
   [inspect.custom](): string {
@@ -96,8 +109,10 @@ export class Sequential extends Module {
     super();
     this.layers = layers;
   }
-  forward(x: Tensor): Tensor {
-    return this.layers.reduce((h, layer) => layer.forward(h), x);
+  protected forwardAny(x: Tensor): Tensor {
+    let h = x;
+    for (const layer of this.layers) h = layer.forward(h);
+    return h;
   }
   [inspect.custom](): string {
     return `Sequential(\n${this.layers.map((l, i) => `  (${i}): ${inspect(l)}`).join("\n")}\n)`;

@@ -1,5 +1,8 @@
 import { noGrad } from "../tensor/autograd";
-import { Tensor, zerosLike } from "../tensor/tensor";
+import { Tensor as TensorClass, zerosLike, type Device } from "../tensor/tensor";
+
+type Tensor = TensorClass<Device>;
+const Tensor = TensorClass;
 
 /** Shared parts of an optimizer: the parameters, and zeroing their gradients. */
 export abstract class Optimizer {
@@ -14,9 +17,12 @@ export abstract class Optimizer {
     }
   }
 
-  /** Forget the gradients (set to null, as torch does by default). */
+  /** Forget the gradients (set to null, as torch does by default; GPU memory is freed now). */
   zeroGrad(): void {
-    for (const p of this.params) p.grad = null;
+    for (const p of this.params) {
+      if (p.grad) p.grad.backend.dispose?.(p.grad._storage);
+      p.grad = null;
+    }
   }
 
   /** Update every parameter that has a gradient. */
@@ -42,7 +48,7 @@ export class SGD extends Optimizer {
   readonly lr: number;
   readonly momentum: number;
   readonly weightDecay: number;
-  private velocity: Array<Tensor | null>;
+  private velocity: Tensor[];
 
   constructor(params: Iterable<Tensor>, options: SGDOptions) {
     super(params, "SGD");
@@ -52,15 +58,15 @@ export class SGD extends Optimizer {
     checkRate("SGD", "lr", this.lr);
     checkRate("SGD", "momentum", this.momentum);
     checkRate("SGD", "weightDecay", this.weightDecay);
-    this.velocity = this.params.map(() => null);
+    // State lives in tensors made now and updated in place, so it survives tidy().
+    this.velocity = this.momentum ? this.params.map((p) => zerosLike(p)) : [];
   }
 
   protected update(p: Tensor, grad: Tensor, i: number): void {
     let g = this.weightDecay ? grad.add(p.mul(this.weightDecay)) : grad;
     if (this.momentum) {
-      const v = this.velocity[i];
-      g = v === null ? g.detach().clone() : v.mul(this.momentum).add(g);
-      this.velocity[i] = g;
+      // v starts at zero, so the first step takes v = g, as torch does
+      g = this.velocity[i].mul_(this.momentum).add_(g);
     }
     p.sub_(g.mul(this.lr));
   }
@@ -105,8 +111,8 @@ export class Adam extends Optimizer {
   protected update(p: Tensor, grad: Tensor, i: number): void {
     const [b1, b2] = this.betas;
     const g = this.weightDecay ? grad.add(p.mul(this.weightDecay)) : grad;
-    this.m[i] = this.m[i].mul(b1).add(g.mul(1 - b1));
-    this.v[i] = this.v[i].mul(b2).add(g.mul(g).mul(1 - b2));
+    this.m[i].mul_(b1).add_(g.mul(1 - b1));
+    this.v[i].mul_(b2).add_(g.mul(g).mul(1 - b2));
     const mHat = this.m[i].div(1 - b1 ** this.t);
     const vHat = this.v[i].div(1 - b2 ** this.t);
     p.sub_(mHat.div(vHat.sqrt().add(this.eps)).mul(this.lr));

@@ -1,4 +1,6 @@
-import type { Tensor } from "./tensor";
+import type { Device, Tensor as TensorClass } from "./tensor";
+
+type Tensor = TensorClass<Device>;
 
 let gradEnabled = true;
 
@@ -68,8 +70,12 @@ export class GradNode {
  * that require grad accumulate into `.grad`.
  */
 export function runBackward(root: Tensor, gradient: Tensor): void {
+  // Gradients accumulate in place, in memory that outlives any tidy() scope.
   const accumulate = (leaf: Tensor, g: Tensor) => {
-    leaf.grad = leaf.grad === null ? g : leaf.grad.add(g);
+    if (leaf.grad === null || leaf.grad.device !== g.device) {
+      leaf.grad = g === gradient ? g.clone() : g;
+      leaf.grad.backend.escape?.(leaf.grad._storage);
+    } else leaf.grad.add_(g);
   };
   if (root.gradFn === null) {
     noGrad(() => accumulate(root, gradient.detach()));

@@ -1,4 +1,4 @@
-import type { Tensor } from "./tensor";
+import type { Device, Tensor } from "./tensor";
 import { numel } from "./shape";
 
 /** Torch-style printing: `tensor([ 6., 18.])`, `tensor(28., gradFn=<MulBackward>)`. */
@@ -24,19 +24,17 @@ function valueFormatter(values: number[], dtype: string): (v: number) => string 
   return (v) => (Number.isFinite(v) ? v.toFixed(4) : special(v));
 }
 
-export function formatTensor(t: Tensor): string {
+export function formatTensor(t: Tensor<Device>): string {
   const suffix: string[] = [];
   if (t.device !== "cpu") suffix.push(`device="${t.device}"`);
   if (t.dtype === "float64") suffix.push(`dtype=${t.dtype}`);
   if (t.gradFn) suffix.push(`gradFn=${t.gradFn}`);
   else if (t.requiresGrad) suffix.push("requiresGrad=true");
   const tail = suffix.length ? `, ${suffix.join(", ")}` : "";
-  let data: ArrayLike<number>;
-  try {
-    data = t.data();
-  } catch {
-    return `tensor(<shape [${t.shape.join(", ")}] on ${t.device}: read it with await t.dataAsync()>${tail})`;
+  if (t.device !== "cpu") {
+    return `tensor(<shape [${t.shape.join(", ")}], ${t.dtype}, on ${t.device}: await t.cpu() or await t.toArray() to read it>${tail})`;
   }
+  const data = t.data() as ArrayLike<number>;
   const shape = t.shape;
   const summarize = numel(shape) > THRESHOLD;
   if (numel(shape) === 0) return `tensor([]${shape.length > 1 ? `, size=[${shape.join(", ")}]` : ""}${tail})`;

@@ -5,12 +5,16 @@
  */
 import { getBackend, type BinaryOp, type DType, type ElementwiseOp, type UnaryOp, type View } from "../backend/backend";
 import { isGradEnabled, noGrad } from "./autograd";
-import { Tensor, fromValues, isFloat, record, type TensorLike } from "./tensor";
+import { Tensor as TensorClass, fromValues, isFloat, record, type Device, type TensorLike } from "./tensor";
+
+// Inside the ops every device is the same: a tensor of any device.
+type Tensor = TensorClass<Device>;
+const Tensor = TensorClass;
 import { broadcastShapes, broadcastStrides, contiguousStrides, fmt, normDim, numel, sameShape, type Shape } from "./shape";
 
 // ---------------------------------------------------------------- helpers
 
-function checkDevices(op: string, ts: Tensor[]): string {
+function checkDevices(op: string, ts: Tensor[]): Device {
   const device = ts[0].device;
   for (const t of ts) {
     if (t.device !== device) {
@@ -43,7 +47,7 @@ function promote(a: TensorLike, b: TensorLike): DType {
 }
 
 /** A number as a 0-d tensor of `dtype` next to `like`. */
-function lift(x: TensorLike, dtype: DType, device: string): Tensor {
+function lift(x: TensorLike, dtype: DType, device: Device): Tensor {
   if (x instanceof Tensor) return x;
   if (typeof x !== "number") throw new TypeError(`expected a Tensor or a number, got ${typeof x}`);
   return fromValues([x], [], dtype, device);
@@ -175,17 +179,19 @@ export function cast(x: Tensor, dtype: DType): Tensor {
 }
 
 /** A tensor of `shape` filled with `value`. @internal */
-export function full(shape: Shape, value: number, dtype: DType, device: string): Tensor {
+export function full(shape: Shape, value: number, dtype: DType, device: Device): Tensor {
   const backend = getBackend(device);
   const one = backend.fromArray([value], dtype);
   return new Tensor(backend.elementwise("copy", [{ storage: one, strides: shape.map(() => 0), offset: 0 }], shape, dtype), shape, device);
 }
 
-export function allclose(a: Tensor, b: TensorLike, rtol: number, atol: number): boolean {
+/** How many elements differ by more than atol + rtol * |b| (an int32 scalar). */
+export function closeMismatches(a: Tensor, b: TensorLike, rtol: number, atol: number): Tensor {
+  const wide: DType = a.device === "cpu" ? "float64" : "float32";
   const bt = lift(b, a.dtype, a.device);
-  const diff = abs(sub(cast(a, "float64"), cast(bt, "float64")));
-  const tol = add(mul(abs(cast(bt, "float64")), rtol), atol);
-  return compare("gt", diff, tol).sum().item() === 0;
+  const diff = abs(sub(cast(a, wide), cast(bt, wide)));
+  const tol = add(mul(abs(cast(bt, wide)), rtol), atol);
+  return sum(compare("gt", diff, tol));
 }
 
 // ---------------------------------------------------------------- reductions
@@ -443,7 +449,9 @@ export function index(x: Tensor, specs: IndexSpec[]): Tensor {
 
 function checkIndex(op: string, index: Tensor, size: number, dim: number, what = "index"): void {
   if (index.dtype !== "int32") throw new TypeError(`${op}: the ${what} must be an int32 tensor, got ${index.dtype}`);
-  const values = index.data();
+  // Values are checked where they can be read synchronously (GPU kernels clamp reads instead).
+  if (index.device !== "cpu") return;
+  const values = index.data() as Int32Array;
   for (const v of values) {
     if (v < 0 || v >= size) throw new RangeError(`${op}: ${what} ${v} is out of range for dimension ${dim} of size ${size}`);
   }
@@ -535,7 +543,8 @@ export function assign<T extends Tensor>(t: T, op: string, value: Tensor): T {
   if (!sameShape(value.shape, t.shape)) {
     throw new RangeError(`${op}: the result has shape ${fmt(value.shape)} but the tensor has shape ${fmt(t.shape)}`);
   }
-  t._storage = cast(value, t.dtype).detach()._storage;
-  t._version++;
+  // Written into the tensor's own memory: tensors sharing it (detach, reshape) see the change.
+  t.backend.copyInto(t._storage, cast(value, t.dtype)._storage);
+  t._storage.version++;
   return t;
 }

@@ -1,5 +1,5 @@
 import { Random } from "../random";
-import { fromValues, type Tensor, type TensorOptions } from "./tensor";
+import { fromValues, splitOptions, type Device, type Tensor, type TensorOptions } from "./tensor";
 import { numel, shapeArg, type Shape } from "./shape";
 
 /** The generator behind rand, randn, randint and layer initialisation. */
@@ -15,28 +15,25 @@ export function nextRandom(): number {
   return generator.random();
 }
 
-function make(shape: Shape, values: number[], options: TensorOptions): Tensor {
-  const t = fromValues(values, shape, options.dtype ?? "float32", options.device ?? "cpu");
+function make<D extends Device>(shape: Shape, values: number[], options: TensorOptions<D>): Tensor<D> {
+  const t = fromValues(values, shape, options.dtype ?? "float32", (options.device ?? "cpu") as D);
   if (options.requiresGrad) t.requiresGrad_();
   return t;
 }
 
-type Args = Array<number | Shape | TensorOptions>;
-function split(op: string, args: Args): [Shape, TensorOptions] {
-  const last = args[args.length - 1];
-  const options = last !== undefined && typeof last === "object" && !Array.isArray(last) ? (args.pop() as TensorOptions) : {};
-  return [shapeArg(op, args as Array<number | Shape>), options];
-}
-
 /** Uniform on [0, 1): rand(2, 3) or rand([2, 3], options). */
-export function rand(...args: Args): Tensor {
-  const [shape, options] = split("rand", args);
+export function rand(...shape: number[]): Tensor;
+export function rand<D extends Device = "cpu">(shape: Shape, options?: TensorOptions<D>): Tensor<D>;
+export function rand(...args: Array<number | Shape | TensorOptions | undefined>): Tensor<Device> {
+  const [shape, options] = splitOptions("rand", args);
   return make(shape, Array.from({ length: numel(shape) }, nextRandom), options);
 }
 
 /** Standard normal (Box-Muller). */
-export function randn(...args: Args): Tensor {
-  const [shape, options] = split("randn", args);
+export function randn(...shape: number[]): Tensor;
+export function randn<D extends Device = "cpu">(shape: Shape, options?: TensorOptions<D>): Tensor<D>;
+export function randn(...args: Array<number | Shape | TensorOptions | undefined>): Tensor<Device> {
+  const [shape, options] = splitOptions("randn", args);
   const n = numel(shape);
   const values: number[] = [];
   while (values.length < n) {
@@ -49,7 +46,7 @@ export function randn(...args: Args): Tensor {
 }
 
 /** Integers uniform on [low, high), int32. */
-export function randint(low: number, high: number, shape: Shape, options: TensorOptions = {}): Tensor {
+export function randint<D extends Device = "cpu">(low: number, high: number, shape: Shape, options: TensorOptions<D> = {}): Tensor<D> {
   if (!Number.isInteger(low) || !Number.isInteger(high) || high <= low) {
     throw new RangeError(`randint: need integers low < high, got ${low} and ${high}`);
   }

@@ -6,13 +6,17 @@ import * as ops from "./ops";
 import { fmt, numel, shapeArg, type Shape } from "./shape";
 
 export type { DType } from "../backend/backend";
-export type TensorLike = Tensor | number;
+/** Where a tensor lives. */
+export type Device = "cpu" | "webgpu";
+/** A value read from a tensor: immediate on the CPU, a promise on a GPU. */
+export type Read<D extends Device, T> = D extends "cpu" ? T : Promise<T>;
+export type TensorLike = Tensor<Device> | number;
 /** Nested arrays of numbers (or booleans), as `tensor()` takes them. */
 export type NestedArray = number | boolean | NestedArray[];
 
-export interface TensorOptions {
+export interface TensorOptions<D extends Device = Device> {
   dtype?: DType;
-  device?: string;
+  device?: D;
   requiresGrad?: boolean;
 }
 
@@ -23,22 +27,20 @@ export const isFloat = (d: DType): boolean => d === "float32" || d === "float64"
  * Results of ops are new tensors: a reshape or slice copies rather than
  * aliasing its input.
  */
-export class Tensor {
+export class Tensor<D extends Device = "cpu"> {
   /** @internal */
   _storage: Storage;
   readonly shape: Shape;
   readonly dtype: DType;
-  readonly device: string;
+  readonly device: D;
   /** The gradient accumulated by `backward()`; null until then. */
-  grad: Tensor | null = null;
+  grad: Tensor<D> | null = null;
   /** The recorded op that produced this tensor (null for leaves). */
   gradFn: GradNode | null = null;
-  /** @internal bumped by every in-place change */
-  _version = 0;
   private _requiresGrad = false;
 
   /** @internal use `tensor()`, `zeros()` and friends */
-  constructor(storage: Storage, shape: Shape, device: string) {
+  constructor(storage: Storage, shape: Shape, device: D) {
     this._storage = storage;
     this.shape = shape;
     this.dtype = storage.dtype;
@@ -48,6 +50,11 @@ export class Tensor {
   /** @internal */
   get backend(): Backend {
     return getBackend(this.device);
+  }
+
+  /** @internal bumped by every in-place change to this tensor's memory */
+  get _version(): number {
+    return this._storage.version;
   }
 
   get requiresGrad(): boolean {
@@ -90,11 +97,11 @@ export class Tensor {
    * argument this must be a single value; otherwise pass the gradient of some
    * scalar with respect to this tensor (same shape).
    */
-  backward(gradient?: Tensor): void {
+  backward(gradient?: Tensor<D>): void {
     if (!this.requiresGrad) {
       throw new Error("backward: this tensor does not require grad and has no gradFn (did you set requiresGrad on the inputs?)");
     }
-    let g: Tensor;
+    let g: Tensor<Device>;
     if (gradient === undefined) {
       if (this.size !== 1) {
         throw new Error(
@@ -107,207 +114,221 @@ export class Tensor {
       if (fmt(gradient.shape) !== fmt(this.shape)) {
         throw new RangeError(`backward: gradient has shape ${fmt(gradient.shape)} but the tensor has shape ${fmt(this.shape)}`);
       }
-      g = gradient.to(this.dtype);
+      g = gradient.to(this.dtype) as Tensor<Device>;
     }
-    runBackward(this, g);
+    runBackward(this as Tensor<Device>, g);
   }
 
-  /** The values as a flat typed array (a copy). */
-  data(): TypedArray {
-    const d = this.backend.read(this._storage);
-    if (d instanceof Promise) throw new Error(`data: a ${this.device} tensor is read asynchronously: use await t.dataAsync()`);
-    return d;
+  /** The values as a flat typed array (a copy); a promise for a GPU tensor. */
+  data(): Read<D, TypedArray> {
+    return this.backend.read(this._storage) as Read<D, TypedArray>;
   }
 
-  /** The values as a flat typed array (a copy), for any device. */
-  async dataAsync(): Promise<TypedArray> {
-    return this.backend.read(this._storage);
+  /** The values as nested arrays (booleans for a bool tensor); a promise for a GPU tensor. */
+  toArray(): Read<D, NestedArray> {
+    const values = this.data();
+    const build = (d: TypedArray) => nest(d, this.shape, this.dtype === "bool");
+    return (values instanceof Promise ? values.then(build) : build(values as TypedArray)) as Read<D, NestedArray>;
   }
 
-  /** The values as nested arrays (booleans for a bool tensor). */
-  toArray(): NestedArray {
-    return nest(this.data(), this.shape, this.dtype === "bool");
-  }
-
-  /** The single value of a one-element tensor. */
-  item(): number {
+  /** The single value of a one-element tensor; a promise for a GPU tensor. */
+  item(): Read<D, number> {
     if (this.size !== 1) throw new RangeError(`item: only one-element tensors can be converted to a number; this one has shape ${fmt(this.shape)}`);
-    return this.data()[0];
+    const values = this.data();
+    return (values instanceof Promise ? values.then((d) => d[0]) : (values as TypedArray)[0]) as Read<D, number>;
   }
 
   /** The same values, cut from the graph: gradients do not flow through the result. */
-  detach(): Tensor {
+  detach(): Tensor<D> {
     return new Tensor(this._storage, this.shape, this.device);
   }
 
   /** A copy of the values (recorded, so gradients flow through it). */
-  clone(): Tensor {
-    return ops.unary("Clone", "copy", this, (g) => g, false);
+  clone(): Tensor<D> {
+    return ops.unary("Clone", "copy", this, (g) => g, false) as Tensor<D>;
   }
 
-  /** Convert to another dtype (recorded between float types). */
-  to(dtype: DType): Tensor {
-    return ops.cast(this, dtype);
+  /**
+   * Convert to another dtype (recorded between float types), or copy to a
+   * device: `t.to("webgpu")`. The copy starts a new graph (it is a leaf);
+   * reading back from a GPU is `await t.cpu()`.
+   */
+  to<E extends Device>(target: E): Tensor<E>;
+  to(target: DType): Tensor<D>;
+  to(target: DType | Device): Tensor<Device> {
+    if (target === "cpu" || target === "webgpu") {
+      if (target === this.device) return this as Tensor<Device>;
+      if (this.device !== "cpu") throw new Error(`to: reading from ${this.device} is asynchronous: use await t.cpu()`);
+      return fromValues(this.data() as TypedArray, this.shape, this.dtype, target);
+    }
+    return ops.cast(this, target);
   }
-  float(): Tensor {
+
+  /** A CPU copy (this tensor itself if it is on the CPU already). */
+  async cpu(): Promise<Tensor<"cpu">> {
+    if (this.device === "cpu") return this as unknown as Tensor<"cpu">;
+    return fromValues(await this.backend.read(this._storage), this.shape, this.dtype, "cpu");
+  }
+  float(): Tensor<D> {
     return this.to("float32");
   }
-  double(): Tensor {
+  double(): Tensor<D> {
     return this.to("float64");
   }
-  int(): Tensor {
+  int(): Tensor<D> {
     return this.to("int32");
   }
 
   // Elementwise arithmetic (numbers broadcast).
-  add(o: TensorLike): Tensor {
-    return ops.add(this, o);
+  add(o: TensorLike): Tensor<D> {
+    return ops.add(this, o) as Tensor<D>;
   }
-  sub(o: TensorLike): Tensor {
-    return ops.sub(this, o);
+  sub(o: TensorLike): Tensor<D> {
+    return ops.sub(this, o) as Tensor<D>;
   }
-  mul(o: TensorLike): Tensor {
-    return ops.mul(this, o);
+  mul(o: TensorLike): Tensor<D> {
+    return ops.mul(this, o) as Tensor<D>;
   }
-  div(o: TensorLike): Tensor {
-    return ops.div(this, o);
+  div(o: TensorLike): Tensor<D> {
+    return ops.div(this, o) as Tensor<D>;
   }
-  pow(o: TensorLike): Tensor {
-    return ops.pow(this, o);
+  pow(o: TensorLike): Tensor<D> {
+    return ops.pow(this, o) as Tensor<D>;
   }
   /** `o - this`. */
-  rsub(o: TensorLike): Tensor {
-    return ops.sub(o, this);
+  rsub(o: TensorLike): Tensor<D> {
+    return ops.sub(o, this) as Tensor<D>;
   }
-  maximum(o: TensorLike): Tensor {
-    return ops.maximum(this, o);
+  maximum(o: TensorLike): Tensor<D> {
+    return ops.maximum(this, o) as Tensor<D>;
   }
-  minimum(o: TensorLike): Tensor {
-    return ops.minimum(this, o);
+  minimum(o: TensorLike): Tensor<D> {
+    return ops.minimum(this, o) as Tensor<D>;
   }
-  neg(): Tensor {
-    return ops.neg(this);
+  neg(): Tensor<D> {
+    return ops.neg(this) as Tensor<D>;
   }
-  exp(): Tensor {
-    return ops.exp(this);
+  exp(): Tensor<D> {
+    return ops.exp(this) as Tensor<D>;
   }
-  log(): Tensor {
-    return ops.log(this);
+  log(): Tensor<D> {
+    return ops.log(this) as Tensor<D>;
   }
-  sqrt(): Tensor {
-    return ops.sqrt(this);
+  sqrt(): Tensor<D> {
+    return ops.sqrt(this) as Tensor<D>;
   }
-  abs(): Tensor {
-    return ops.abs(this);
+  abs(): Tensor<D> {
+    return ops.abs(this) as Tensor<D>;
   }
-  sign(): Tensor {
-    return ops.sign(this);
+  sign(): Tensor<D> {
+    return ops.sign(this) as Tensor<D>;
   }
-  tanh(): Tensor {
-    return ops.tanh(this);
+  tanh(): Tensor<D> {
+    return ops.tanh(this) as Tensor<D>;
   }
-  sigmoid(): Tensor {
-    return ops.sigmoid(this);
+  sigmoid(): Tensor<D> {
+    return ops.sigmoid(this) as Tensor<D>;
   }
-  relu(): Tensor {
-    return ops.relu(this);
+  relu(): Tensor<D> {
+    return ops.relu(this) as Tensor<D>;
   }
 
   // Comparisons give bool tensors.
-  lt(o: TensorLike): Tensor {
-    return ops.compare("lt", this, o);
+  lt(o: TensorLike): Tensor<D> {
+    return ops.compare("lt", this, o) as Tensor<D>;
   }
-  le(o: TensorLike): Tensor {
-    return ops.compare("le", this, o);
+  le(o: TensorLike): Tensor<D> {
+    return ops.compare("le", this, o) as Tensor<D>;
   }
-  gt(o: TensorLike): Tensor {
-    return ops.compare("gt", this, o);
+  gt(o: TensorLike): Tensor<D> {
+    return ops.compare("gt", this, o) as Tensor<D>;
   }
-  ge(o: TensorLike): Tensor {
-    return ops.compare("ge", this, o);
+  ge(o: TensorLike): Tensor<D> {
+    return ops.compare("ge", this, o) as Tensor<D>;
   }
-  eq(o: TensorLike): Tensor {
-    return ops.compare("eq", this, o);
+  eq(o: TensorLike): Tensor<D> {
+    return ops.compare("eq", this, o) as Tensor<D>;
   }
-  ne(o: TensorLike): Tensor {
-    return ops.compare("ne", this, o);
+  ne(o: TensorLike): Tensor<D> {
+    return ops.compare("ne", this, o) as Tensor<D>;
   }
-  /** True if both have the same shape and values. */
-  equal(o: Tensor): boolean {
-    return fmt(this.shape) === fmt(o.shape) && ops.compare("ne", this, o).sum().item() === 0;
+  /** True if both have the same shape and values; a promise for a GPU tensor. */
+  equal(o: Tensor<D>): Read<D, boolean> {
+    if (fmt(this.shape) !== fmt(o.shape)) return (this.device === "cpu" ? false : Promise.resolve(false)) as Read<D, boolean>;
+    return mapRead(ops.compare("ne", this, o).sum().item(), (n) => n === 0) as Read<D, boolean>;
   }
-  /** True if every |this - o| <= atol + rtol * |o| (shapes broadcast). */
-  allclose(o: TensorLike, rtol = 1e-5, atol = 1e-8): boolean {
-    return ops.allclose(this, o, rtol, atol);
+  /** True if every |this - o| <= atol + rtol * |o| (shapes broadcast); a promise for a GPU tensor. */
+  allclose(o: TensorLike, rtol = 1e-5, atol = 1e-8): Read<D, boolean> {
+    return mapRead(ops.closeMismatches(this, o, rtol, atol).item(), (n) => n === 0) as Read<D, boolean>;
   }
 
   // Reductions: over everything, or over `dim` (a number or a list).
-  sum(dim?: number | number[], keepdim = false): Tensor {
-    return ops.sum(this, dim, keepdim);
+  sum(dim?: number | number[], keepdim = false): Tensor<D> {
+    return ops.sum(this, dim, keepdim) as Tensor<D>;
   }
-  mean(dim?: number | number[], keepdim = false): Tensor {
-    return ops.mean(this, dim, keepdim);
+  mean(dim?: number | number[], keepdim = false): Tensor<D> {
+    return ops.mean(this, dim, keepdim) as Tensor<D>;
   }
-  max(dim?: number, keepdim = false): Tensor {
-    return ops.extreme("max", this, dim, keepdim);
+  max(dim?: number, keepdim = false): Tensor<D> {
+    return ops.extreme("max", this, dim, keepdim) as Tensor<D>;
   }
-  min(dim?: number, keepdim = false): Tensor {
-    return ops.extreme("min", this, dim, keepdim);
+  min(dim?: number, keepdim = false): Tensor<D> {
+    return ops.extreme("min", this, dim, keepdim) as Tensor<D>;
   }
-  argmax(dim?: number, keepdim = false): Tensor {
-    return ops.argExtreme("max", this, dim, keepdim);
+  argmax(dim?: number, keepdim = false): Tensor<D> {
+    return ops.argExtreme("max", this, dim, keepdim) as Tensor<D>;
   }
-  argmin(dim?: number, keepdim = false): Tensor {
-    return ops.argExtreme("min", this, dim, keepdim);
+  argmin(dim?: number, keepdim = false): Tensor<D> {
+    return ops.argExtreme("min", this, dim, keepdim) as Tensor<D>;
   }
   /** The Euclidean (Frobenius) norm of all elements. */
-  norm(): Tensor {
-    return ops.norm(this);
+  norm(): Tensor<D> {
+    return ops.norm(this) as Tensor<D>;
   }
-  softmax(dim: number): Tensor {
-    return ops.softmax(this, dim);
+  softmax(dim: number): Tensor<D> {
+    return ops.softmax(this, dim) as Tensor<D>;
   }
-  logSoftmax(dim: number): Tensor {
-    return ops.logSoftmax(this, dim);
+  logSoftmax(dim: number): Tensor<D> {
+    return ops.logSoftmax(this, dim) as Tensor<D>;
   }
 
   // Products.
-  dot(o: Tensor): Tensor {
-    return ops.dot(this, o);
+  dot(o: Tensor<D>): Tensor<D> {
+    return ops.dot(this, o) as Tensor<D>;
   }
-  matmul(o: Tensor): Tensor {
-    return ops.matmul(this, o);
+  matmul(o: Tensor<D>): Tensor<D> {
+    return ops.matmul(this, o) as Tensor<D>;
   }
 
   // Shape and indexing.
-  reshape(...shape: Array<number | number[]>): Tensor {
-    return ops.reshape(this, shape.length === 1 && Array.isArray(shape[0]) ? shape[0] : (shape as number[]));
+  reshape(...shape: Array<number | number[]>): Tensor<D> {
+    return ops.reshape(this, shape.length === 1 && Array.isArray(shape[0]) ? shape[0] : (shape as number[])) as Tensor<D>;
   }
   /** Same as reshape (results never alias in this library). */
-  view(...shape: Array<number | number[]>): Tensor {
+  view(...shape: Array<number | number[]>): Tensor<D> {
     return this.reshape(...shape);
   }
-  flatten(): Tensor {
+  flatten(): Tensor<D> {
     return this.reshape(-1);
   }
-  permute(...dims: Array<number | number[]>): Tensor {
-    return ops.permute(this, dims.length === 1 && Array.isArray(dims[0]) ? dims[0] : (dims as number[]));
+  permute(...dims: Array<number | number[]>): Tensor<D> {
+    return ops.permute(this, dims.length === 1 && Array.isArray(dims[0]) ? dims[0] : (dims as number[])) as Tensor<D>;
   }
-  transpose(dim0 = -2, dim1 = -1): Tensor {
-    return ops.transpose(this, dim0, dim1);
+  transpose(dim0 = -2, dim1 = -1): Tensor<D> {
+    return ops.transpose(this, dim0, dim1) as Tensor<D>;
   }
   /** The transpose of a 2-D tensor (reversed dimensions in general). */
-  get T(): Tensor {
-    return ops.permute(this, this.shape.map((_, i) => this.ndim - 1 - i));
+  get T(): Tensor<D> {
+    return ops.permute(this, this.shape.map((_, i) => this.ndim - 1 - i)) as Tensor<D>;
   }
-  expand(...shape: Array<number | number[]>): Tensor {
-    return ops.expand(this, shape.length === 1 && Array.isArray(shape[0]) ? shape[0] : (shape as number[]));
+  expand(...shape: Array<number | number[]>): Tensor<D> {
+    return ops.expand(this, shape.length === 1 && Array.isArray(shape[0]) ? shape[0] : (shape as number[])) as Tensor<D>;
   }
-  squeeze(dim?: number): Tensor {
-    return ops.squeeze(this, dim);
+  squeeze(dim?: number): Tensor<D> {
+    return ops.squeeze(this, dim) as Tensor<D>;
   }
-  unsqueeze(dim: number): Tensor {
-    return ops.unsqueeze(this, dim);
+  unsqueeze(dim: number): Tensor<D> {
+    return ops.unsqueeze(this, dim) as Tensor<D>;
   }
   /**
    * Index or slice per dimension: a number picks one entry (dropping the
@@ -315,12 +336,12 @@ export class Tensor {
    * the end) or [start, end, step] slices, and trailing dimensions are kept.
    * `x.index(0)`, `x.index(":", "1:3")`, `x.index("::-1")`.
    */
-  index(...specs: ops.IndexSpec[]): Tensor {
-    return ops.index(this, specs);
+  index(...specs: ops.IndexSpec[]): Tensor<D> {
+    return ops.index(this, specs) as Tensor<D>;
   }
   /** Values picked along `dim` by an int32 index tensor (torch.gather). */
-  gather(dim: number, index: Tensor): Tensor {
-    return ops.gather(this, dim, index);
+  gather(dim: number, index: Tensor<D>): Tensor<D> {
+    return ops.gather(this, dim, index) as Tensor<D>;
   }
 
   // In-place updates (for parameters inside noGrad, and gradients).
@@ -340,7 +361,7 @@ export class Tensor {
   mul_(o: TensorLike): this {
     return ops.assign(this, "mul_", ops.mul(this.detach(), o));
   }
-  copy_(src: Tensor): this {
+  copy_(src: Tensor<D>): this {
     return ops.assign(this, "copy_", src.detach().expand(this.shape).to(this.dtype));
   }
 
@@ -353,8 +374,12 @@ export class Tensor {
 }
 
 /** @internal a tensor from flat values */
-export function fromValues(values: ArrayLike<number>, shape: Shape, dtype: DType, device: string): Tensor {
+export function fromValues<D extends Device>(values: ArrayLike<number>, shape: Shape, dtype: DType, device: D): Tensor<D> {
   return new Tensor(getBackend(device).fromArray(values, dtype), shape, device);
+}
+
+function mapRead<T, U>(value: T | Promise<T>, f: (v: T) => U): U | Promise<U> {
+  return value instanceof Promise ? value.then(f) : f(value);
 }
 
 function nest(data: TypedArray, shape: Shape, bool: boolean): NestedArray {
@@ -403,8 +428,8 @@ function flattenNested(data: NestedArray): { values: number[]; shape: Shape; boo
  * A tensor from a number, nested arrays or a typed array. Numbers become
  * float32 unless `dtype` says otherwise; booleans become a bool tensor.
  */
-export function tensor(data: NestedArray | TypedArray, options: TensorOptions = {}): Tensor {
-  const device = options.device ?? "cpu";
+export function tensor<D extends Device = "cpu">(data: NestedArray | TypedArray, options: TensorOptions<D> = {}): Tensor<D> {
+  const device = (options.device ?? "cpu") as D;
   let values: ArrayLike<number>;
   let shape: Shape;
   let inferred: DType = "float32";
@@ -424,67 +449,72 @@ export function tensor(data: NestedArray | TypedArray, options: TensorOptions = 
   return t;
 }
 
-function creation(shape: Shape, value: number, options: TensorOptions): Tensor {
-  const t = ops.full(shape, value, options.dtype ?? "float32", options.device ?? "cpu");
+function creation<D extends Device>(shape: Shape, value: number, options: TensorOptions<D>): Tensor<D> {
+  const t = ops.full(shape, value, options.dtype ?? "float32", options.device ?? "cpu") as Tensor<D>;
   if (options.requiresGrad) t.requiresGrad_();
   return t;
 }
 
-type ShapeArgs = Array<number | Shape | TensorOptions>;
-function splitOptions(op: string, args: ShapeArgs): [Shape, TensorOptions] {
+/** @internal shape arguments, optionally followed by options */
+export function splitOptions<D extends Device>(op: string, args: Array<number | Shape | TensorOptions<D> | undefined>): [Shape, TensorOptions<D>] {
+  while (args.length > 0 && args[args.length - 1] === undefined) args.pop();
   const last = args[args.length - 1];
-  const options = last !== undefined && typeof last === "object" && !Array.isArray(last) ? (args.pop() as TensorOptions) : {};
+  const options = last !== undefined && typeof last === "object" && !Array.isArray(last) ? (args.pop() as TensorOptions<D>) : {};
   return [shapeArg(op, args as Array<number | Shape>), options];
 }
 
-/** zeros(2, 3) or zeros([2, 3], { requiresGrad: true }). */
-export function zeros(...args: ShapeArgs): Tensor {
+/** zeros(2, 3), zeros([2, 3]), zeros([2, 3], { requiresGrad: true, device: "webgpu" }). */
+export function zeros(...shape: number[]): Tensor;
+export function zeros<D extends Device = "cpu">(shape: Shape, options?: TensorOptions<D>): Tensor<D>;
+export function zeros(...args: Array<number | Shape | TensorOptions | undefined>): Tensor<Device> {
   const [shape, options] = splitOptions("zeros", args);
   return creation(shape, 0, options);
 }
-export function ones(...args: ShapeArgs): Tensor {
+export function ones(...shape: number[]): Tensor;
+export function ones<D extends Device = "cpu">(shape: Shape, options?: TensorOptions<D>): Tensor<D>;
+export function ones(...args: Array<number | Shape | TensorOptions | undefined>): Tensor<Device> {
   const [shape, options] = splitOptions("ones", args);
   return creation(shape, 1, options);
 }
-export function full(shape: Shape, value: number, options: TensorOptions = {}): Tensor {
+export function full<D extends Device = "cpu">(shape: Shape, value: number, options: TensorOptions<D> = {}): Tensor<D> {
   return creation(shapeArg("full", [shape]), value, options);
 }
-export function zerosLike(t: Tensor, options: TensorOptions = {}): Tensor {
+export function zerosLike<D extends Device>(t: Tensor<D>, options: TensorOptions<D> = {}): Tensor<D> {
   return creation(t.shape, 0, { dtype: t.dtype, device: t.device, ...options });
 }
-export function onesLike(t: Tensor, options: TensorOptions = {}): Tensor {
+export function onesLike<D extends Device>(t: Tensor<D>, options: TensorOptions<D> = {}): Tensor<D> {
   return creation(t.shape, 1, { dtype: t.dtype, device: t.device, ...options });
 }
 
 /** arange(end), arange(start, end) or arange(start, end, step); float32 unless a dtype is given. */
-export function arange(start: number, end?: number, step = 1, options: TensorOptions = {}): Tensor {
+export function arange<D extends Device = "cpu">(start: number, end?: number, step = 1, options: TensorOptions<D> = {}): Tensor<D> {
   if (end === undefined) [start, end] = [0, start];
   if (![start, end, step].every(Number.isFinite)) throw new RangeError(`arange: start, end and step must be finite, got ${start}, ${end}, ${step}`);
   if (step === 0) throw new RangeError("arange: step must not be zero");
   const n = Math.max(0, Math.ceil((end - start) / step));
   const values = Array.from({ length: n }, (_, i) => start + i * step);
-  const t = fromValues(values, [n], options.dtype ?? "float32", options.device ?? "cpu");
+  const t = fromValues(values, [n], options.dtype ?? "float32", (options.device ?? "cpu") as D);
   if (options.requiresGrad) t.requiresGrad_();
   return t;
 }
 
 /** `steps` evenly spaced values from start to end inclusive. */
-export function linspace(start: number, end: number, steps: number, options: TensorOptions = {}): Tensor {
+export function linspace<D extends Device = "cpu">(start: number, end: number, steps: number, options: TensorOptions<D> = {}): Tensor<D> {
   if (!Number.isInteger(steps) || steps < 0) throw new RangeError(`linspace: steps must be a non-negative integer, got ${steps}`);
   const values = Array.from({ length: steps }, (_, i) => (steps === 1 ? start : start + ((end - start) * i) / (steps - 1)));
-  const t = fromValues(values, [steps], options.dtype ?? "float32", options.device ?? "cpu");
+  const t = fromValues(values, [steps], options.dtype ?? "float32", (options.device ?? "cpu") as D);
   if (options.requiresGrad) t.requiresGrad_();
   return t;
 }
 
 /** Record `out` as produced by `name` from `inputs` if any input requires grad. @internal */
 export function record(
-  out: Tensor,
+  out: Tensor<Device>,
   name: string,
-  inputs: Tensor[],
-  backward: (g: Tensor) => Array<Tensor | null>,
-  saved: Tensor[] = [],
-): Tensor {
+  inputs: Array<Tensor<Device>>,
+  backward: (g: Tensor<Device>) => Array<Tensor<Device> | null>,
+  saved: Array<Tensor<Device>> = [],
+): Tensor<Device> {
   if (isGradEnabled() && inputs.some((t) => t.requiresGrad)) out._record(new GradNode(name, inputs, backward, saved));
   return out;
 }

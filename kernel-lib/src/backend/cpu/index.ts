@@ -11,6 +11,7 @@ import {
 
 /** CPU storage: a typed array. */
 export class CpuStorage implements Storage {
+  version = 0;
   constructor(
     readonly data: TypedArray,
     readonly dtype: DType,
@@ -338,6 +339,10 @@ export const cpuBackend: Backend = {
       }
     }
     return new CpuStorage(out, src.dtype);
+  },
+
+  copyInto(target, src) {
+    data(target).set(data(src));
   },
 
   cast(x, dtype) {
