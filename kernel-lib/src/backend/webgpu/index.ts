@@ -26,7 +26,13 @@ interface State {
   gpu: GPU;
   device: GPUDevice;
   adapter: AdapterDescription;
-  pipelines: Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }>;
+  pipelines: Map<string, GPUComputePipeline>;
+  /** Bind group layouts by number of buffers: output, inputs, then the parameters (dynamic offset). */
+  layouts: Map<number, GPUBindGroupLayout>;
+  /** Bind groups by buffers: pooled buffers recur, so most dispatches reuse one. */
+  bindGroups: Map<string, GPUBindGroup>;
+  bufferIds: WeakMap<GPUBuffer, number>;
+  nextBufferId: number;
   encoder: GPUCommandEncoder | null;
   pass: GPUComputePassEncoder | null;
   pending: number;
@@ -60,10 +66,10 @@ export class GpuStorage implements Storage {
 
 let liveBuffers = 0;
 // Buffers of storages nobody references any more (outside any tidy scope).
-const registry = new FinalizationRegistry<{ buffer: GPUBuffer; device: GPUDevice }>(({ buffer, device }) => {
-  buffer.destroy();
-  if (device === state?.device) liveBuffers--;
-});
+// They may still be used by recorded, unsubmitted work, so they are released
+// only after the next submit.
+const unreachable: Array<{ buffer: GPUBuffer; device: GPUDevice }> = [];
+const registry = new FinalizationRegistry<{ buffer: GPUBuffer; device: GPUDevice }>((held) => unreachable.push(held));
 
 function current(): State {
   if (state === null) throw new Error("WebGPU is not initialised: run `await initWebGPU()` first (see isWebGPUAvailable())");
@@ -114,6 +120,10 @@ export async function initWebGPU(): Promise<AdapterDescription> {
     device,
     adapter: description,
     pipelines: new Map(),
+    layouts: new Map(),
+    bindGroups: new Map(),
+    bufferIds: new WeakMap(),
+    nextBufferId: 0,
     encoder: null,
     pass: null,
     pending: 0,
@@ -178,14 +188,23 @@ function destroy(st: GpuStorage): void {
   st.destroyed = true;
   registry.unregister(st);
   const s = state;
-  if (!s || st.device !== s.device) return st.buffer.destroy();
+  if (!s || st.device !== s.device) return void st.buffer.destroy();
   liveBuffers--;
-  // Keep the buffer for reuse (every kernel writes all of its output).
-  if (s.pooledBytes + st.buffer.size > POOL_BYTES) return st.buffer.destroy();
-  const list = s.pool.get(st.buffer.size) ?? [];
-  list.push(st.buffer);
-  s.pool.set(st.buffer.size, list);
-  s.pooledBytes += st.buffer.size;
+  recycle(s, st.buffer);
+}
+
+/** Keep a free buffer for reuse (every kernel writes all of its output), within a budget. */
+function recycle(s: State, buffer: GPUBuffer): void {
+  if (s.pooledBytes + buffer.size > POOL_BYTES) {
+    // bind groups that name the buffer must go with it
+    s.bindGroups.clear();
+    buffer.destroy();
+    return;
+  }
+  const list = s.pool.get(buffer.size) ?? [];
+  list.push(buffer);
+  s.pool.set(buffer.size, list);
+  s.pooledBytes += buffer.size;
 }
 
 /**
@@ -252,17 +271,55 @@ function gpuStorage(st: Storage): GpuStorage {
   return g;
 }
 
-/** A compute pipeline per kernel source (sources are cached by their key). */
-function pipeline(key: string, source: () => string): { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout } {
-  const s = current();
+function layoutFor(s: State, buffers: number): GPUBindGroupLayout {
+  let layout = s.layouts.get(buffers);
+  if (!layout) {
+    const entries: GPUBindGroupLayoutEntry[] = [];
+    for (let i = 0; i <= buffers; i++) {
+      entries.push({
+        binding: i,
+        visibility: GPUShaderStage.COMPUTE,
+        buffer: i === 0 ? { type: "storage" } : i === buffers ? { type: "read-only-storage", hasDynamicOffset: true } : { type: "read-only-storage" },
+      });
+    }
+    layout = s.device.createBindGroupLayout({ entries });
+    s.layouts.set(buffers, layout);
+  }
+  return layout;
+}
+
+/** A compute pipeline per kernel (sources are cached by their key). */
+function pipeline(s: State, key: string, source: () => string, buffers: number): GPUComputePipeline {
   let p = s.pipelines.get(key);
   if (!p) {
     const module = s.device.createShaderModule({ code: source() });
-    const pipeline = s.device.createComputePipeline({ layout: "auto", compute: { module, entryPoint: "main" } });
-    p = { pipeline, layout: pipeline.getBindGroupLayout(0) };
+    const layout = s.device.createPipelineLayout({ bindGroupLayouts: [layoutFor(s, buffers)] });
+    p = s.device.createComputePipeline({ layout, compute: { module, entryPoint: "main" } });
     s.pipelines.set(key, p);
   }
   return p;
+}
+
+function bindGroup(s: State, buffers: GPUBuffer[]): GPUBindGroup {
+  const ids = buffers.map((b) => {
+    let id = s.bufferIds.get(b);
+    if (id === undefined) s.bufferIds.set(b, (id = s.nextBufferId++));
+    return id;
+  });
+  const key = ids.join(",");
+  let group = s.bindGroups.get(key);
+  if (!group) {
+    if (s.bindGroups.size >= 20_000) s.bindGroups.clear();
+    group = s.device.createBindGroup({
+      layout: layoutFor(s, buffers.length),
+      entries: [
+        ...buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
+        { binding: buffers.length, resource: { buffer: s.params, offset: 0, size: SLOT } },
+      ],
+    });
+    s.bindGroups.set(key, group);
+  }
+  return group;
 }
 
 /** The open command encoder, with no compute pass open (for copies). */
@@ -282,20 +339,14 @@ function dispatch(key: string, source: () => string, buffers: GPUBuffer[], param
   const s = current();
   if (params.length > SLOT / 4) throw new Error(`webgpu: too many kernel parameters (${params.length}); tensors of more than 8 dimensions are not supported`);
   if (s.pending >= BATCH) flush();
-  const p = pipeline(key, source);
+  const p = pipeline(s, key, source, buffers.length);
   const slot = s.pending++;
   s.paramData.set(params, (slot * SLOT) / 4);
-  const bind = s.device.createBindGroup({
-    layout: p.layout,
-    entries: [
-      ...buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
-      { binding: buffers.length, resource: { buffer: s.params, offset: slot * SLOT, size: SLOT } },
-    ],
-  });
+  const group = bindGroup(s, buffers);
   s.encoder ??= s.device.createCommandEncoder();
   s.pass ??= s.encoder.beginComputePass();
-  s.pass.setPipeline(p.pipeline);
-  s.pass.setBindGroup(0, bind);
+  s.pass.setPipeline(p);
+  s.pass.setBindGroup(0, group, [slot * SLOT]);
   s.pass.dispatchWorkgroups(...groups);
 }
 
@@ -309,6 +360,12 @@ export function flush(): void {
   s.device.queue.submit([s.encoder.finish()]);
   s.encoder = null;
   s.pending = 0;
+  for (const { buffer, device } of unreachable.splice(0)) {
+    if (device === s.device) {
+      liveBuffers--;
+      recycle(s, buffer);
+    } else buffer.destroy();
+  }
 }
 
 /** Workgroup counts for `n` threads of WG each, folded into 2-D past the 65535 limit. */
