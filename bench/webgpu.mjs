@@ -18,10 +18,11 @@ async function timeGpu(fn, reps) {
   for (let r = 0; r < 3; r++) {
     const t0 = performance.now();
     let out;
-    k.tidy(() => {
-      for (let i = 0; i < reps; i++) out = fn();
-      return out;
-    });
+    // each result freed as the next is made, as in a training loop
+    for (let i = 0; i < reps; i++) {
+      out?.dispose();
+      out = k.tidy(fn);
+    }
     await out.reshape(-1).index(0).item(); // waits for all queued work
     times.push((performance.now() - t0) / reps / 1000);
   }

@@ -138,6 +138,14 @@ export class Tensor<D extends Device = "cpu"> {
     return (values instanceof Promise ? values.then((d) => d[0]) : (values as TypedArray)[0]) as Read<D, number>;
   }
 
+  /**
+   * Free this tensor's device memory now (GPU tensors; a no-op on the CPU).
+   * Tensors sharing the memory (detach, reshape) become unusable too.
+   */
+  dispose(): void {
+    this.backend.dispose?.(this._storage);
+  }
+
   /** The same values, cut from the graph: gradients do not flow through the result. */
   detach(): Tensor<D> {
     return new Tensor(this._storage, this.shape, this.device);

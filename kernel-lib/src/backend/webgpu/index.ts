@@ -265,8 +265,11 @@ function createStorage(dtype: DType, size: number): GpuStorage {
 
 function gpuStorage(st: Storage): GpuStorage {
   const g = st as GpuStorage;
-  if (g.destroyed || g.device !== state?.device) {
-    throw new Error("this webgpu tensor's buffer was freed (by tidy() or releaseWebGPU()); return the tensor from the tidy callback to keep it");
+  if (g.device !== state?.device) {
+    throw new Error("this webgpu tensor belongs to a device that was released (releaseWebGPU()); create it again after initWebGPU()");
+  }
+  if (g.destroyed) {
+    throw new Error("this webgpu tensor's memory was freed by tidy() or dispose(); return it from the tidy callback to keep it");
   }
   return g;
 }

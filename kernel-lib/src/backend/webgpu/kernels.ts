@@ -211,13 +211,14 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
 }`;
 }
 
-export const TILE = 64;
-const TK = 16;
+export const TILE = 128;
+const TK = 8;
 
 /**
- * Tiled matmul: a 64x64 block of C per workgroup of 256 threads, 4x4 per
- * thread, A and B staged through workgroup memory 16 deep.
- * meta: m, k, n, aBatchStride, bBatchStride.
+ * Tiled matmul: a 128x128 block of C per workgroup of 256 threads, each
+ * accumulating an 8x8 sub-block in registers; A and B pass through workgroup
+ * memory 8 deep (A stored transposed so both are read as rows of vec4).
+ * params: m, k, n, aBatchStride, bBatchStride.
  */
 export function matmulSource(): string {
   return `
@@ -225,8 +226,8 @@ export function matmulSource(): string {
 @group(0) @binding(1) var<storage, read> A: array<f32>;
 @group(0) @binding(2) var<storage, read> B: array<f32>;
 @group(0) @binding(3) var<storage, read> params: array<i32>;
-var<workgroup> As: array<f32, ${TK * TILE}>;
-var<workgroup> Bs: array<f32, ${TK * TILE}>;
+var<workgroup> As: array<vec4<f32>, ${(TK * TILE) / 4}>;
+var<workgroup> Bs: array<vec4<f32>, ${(TK * TILE) / 4}>;
 @compute @workgroup_size(16, 16)
 fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
   let m = u32(params[0]);
@@ -238,39 +239,50 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
   let row0 = wid.y * ${TILE}u;
   let col0 = wid.x * ${TILE}u;
   let t = lid.y * 16u + lid.x;
-  var acc: array<array<f32, 4>, 4>;
+  var acc: array<vec4<f32>, 16>;
+  // thread t loads A[row0 + t/2][k0 + (t%2)*4 .. +4] and B[k0 + t/32][col0 + (t%32)*4 .. +4]
+  let ar = t / 2u;
+  let ac = (t % 2u) * 4u;
+  let br = t / 32u;
+  let bc = (t % 32u) * 4u;
   for (var k0 = 0u; k0 < k; k0 += ${TK}u) {
-    // 256 threads load 64x16 of A and 16x64 of B, 4 values each
+    let gr = row0 + ar;
     for (var q = 0u; q < 4u; q++) {
-      let e = t * 4u + q;
-      let ar = e / ${TK}u;
-      let ac = e % ${TK}u;
-      let gr = row0 + ar;
-      let gc = k0 + ac;
-      As[ac * ${TILE}u + ar] = select(0.0, A[aOff + gr * k + gc], gr < m && gc < k);
-      let br = e / ${TILE}u;
-      let bc = e % ${TILE}u;
-      let gbr = k0 + br;
-      let gbc = col0 + bc;
-      Bs[br * ${TILE}u + bc] = select(0.0, B[bOff + gbr * n + gbc], gbr < k && gbc < n);
+      let gc = k0 + ac + q;
+      let v = select(0.0, A[aOff + min(gr, m - 1u) * k + min(gc, k - 1u)], gr < m && gc < k);
+      let idx = (ac + q) * ${TILE}u + ar;
+      As[idx / 4u][idx % 4u] = v;
     }
+    let gbr = k0 + br;
+    var bv: vec4<f32>;
+    for (var q = 0u; q < 4u; q++) {
+      let gbc = col0 + bc + q;
+      bv[q] = select(0.0, B[bOff + min(gbr, k - 1u) * n + min(gbc, n - 1u)], gbr < k && gbc < n);
+    }
+    Bs[(br * ${TILE}u + bc) / 4u] = bv;
     workgroupBarrier();
     for (var kk = 0u; kk < ${TK}u; kk++) {
-      var a: array<f32, 4>;
-      var b: array<f32, 4>;
-      for (var r = 0u; r < 4u; r++) { a[r] = As[kk * ${TILE}u + lid.y * 4u + r]; }
-      for (var c = 0u; c < 4u; c++) { b[c] = Bs[kk * ${TILE}u + lid.x * 4u + c]; }
-      for (var r = 0u; r < 4u; r++) {
-        for (var c = 0u; c < 4u; c++) { acc[r][c] += a[r] * b[c]; }
+      let a0 = As[(kk * ${TILE}u + lid.y * 8u) / 4u];
+      let a1 = As[(kk * ${TILE}u + lid.y * 8u) / 4u + 1u];
+      let b0 = Bs[(kk * ${TILE}u + lid.x * 8u) / 4u];
+      let b1 = Bs[(kk * ${TILE}u + lid.x * 8u) / 4u + 1u];
+      let a = array<f32, 8>(a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w);
+      for (var r = 0u; r < 8u; r++) {
+        acc[r * 2u] += a[r] * b0;
+        acc[r * 2u + 1u] += a[r] * b1;
       }
     }
     workgroupBarrier();
   }
-  for (var r = 0u; r < 4u; r++) {
-    let gr = row0 + lid.y * 4u + r;
-    for (var c = 0u; c < 4u; c++) {
-      let gc = col0 + lid.x * 4u + c;
-      if (gr < m && gc < n) { C[cOff + gr * n + gc] = acc[r][c]; }
+  for (var r = 0u; r < 8u; r++) {
+    let gr = row0 + lid.y * 8u + r;
+    if (gr >= m) { continue; }
+    for (var h = 0u; h < 2u; h++) {
+      let v = acc[r * 2u + h];
+      for (var q = 0u; q < 4u; q++) {
+        let gc = col0 + lid.x * 8u + h * 4u + q;
+        if (gc < n) { C[cOff + gr * n + gc] = v[q]; }
+      }
     }
   }
 }`;
