@@ -5,6 +5,7 @@ import {
   TILE,
   argReduceSource,
   elementwiseSource,
+  elementwiseVec4Source,
   gatherSource,
   matmulSource,
   reduceSource,
@@ -441,6 +442,16 @@ export const webgpuBackend: Backend = {
     if (size === 0) return out;
     const layout = inputs.map((v) => layoutOf(v, shape)).join("");
     const types = inputs.map((v) => v.storage.dtype);
+    const vec4 =
+      dtype === "float32" &&
+      size % 4 === 0 &&
+      types.every((t) => t === "float32") &&
+      inputs.every((v, i) => layout[i] === "s" || (layout[i] === "c" && v.offset % 4 === 0));
+    if (vec4) {
+      const buffers = [out.buffer, ...inputs.map((v) => gpuStorage(v.storage).buffer)];
+      dispatch(`ew4|${op}|${layout}`, () => elementwiseVec4Source(op, layout), buffers, [size / 4, ...inputs.map((v) => v.offset)], threads(size / 4));
+      return out;
+    }
     const key = `ew|${op}|${dtype}|${types.join(",")}|${layout}`;
     const meta = [size, shape.length, ...shape];
     for (const v of inputs) meta.push(v.offset, ...(v.contiguous ? contiguousStrides(shape) : v.strides));

@@ -126,6 +126,40 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 }`;
 }
 
+/**
+ * The common case of float32 inputs read in order (or one broadcast value)
+ * and a float32 result: four elements per thread through vec4 loads and
+ * stores. `layout` as for elementwiseSource, c or s only; size % 4 == 0.
+ * params: size / 4, then per input its offset (a multiple of 4 for c).
+ */
+export function elementwiseVec4Source(op: ElementwiseOp, layout: string): string {
+  const ins = [...layout].map(
+    (l, i) => `@group(0) @binding(${i + 1}) var<storage, read> in${i}: array<${l === "c" ? "vec4<f32>" : "f32"}>;`,
+  );
+  const loads = [...layout].map((l, i) =>
+    l === "c" ? `let v${i} = in${i}[u32(params[${i + 1}]) / 4u + i];` : `let ${NAMES[i]} = in${i}[u32(params[${i + 1}])];`,
+  );
+  const picks = [...layout].map((l, i) => (l === "c" ? `let ${NAMES[i]} = v${i}[q];` : "")).join(" ");
+  return `
+@group(0) @binding(0) var<storage, read_write> out: array<vec4<f32>>;
+${ins.join("\n")}
+@group(0) @binding(${layout.length + 1}) var<storage, read> params: array<i32>;
+${POW}
+${INDEX}
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = linearId(gid, nwg);
+  if (i >= u32(params[0])) { return; }
+  ${loads.join("\n  ")}
+  var r: vec4<f32>;
+  for (var q = 0u; q < 4u; q++) {
+    ${picks}
+    r[q] = ${EXPR[op]};
+  }
+  out[i] = r;
+}`;
+}
+
 const REDUCE: Record<ReduceOp, { init: string; combine: string }> = {
   sum: { init: "0.0", combine: "x + y" },
   max: { init: "-inf()", combine: "select(max(x, y), x, x != x)" },
