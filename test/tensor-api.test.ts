@@ -101,6 +101,19 @@ describe("values", () => {
     expect(stack([tensor([1, 2]), tensor([3, 4])]).toArray()).toEqual([[1, 2], [3, 4]]);
   });
 
+  it("float32 matmul (the WebAssembly SIMD kernel, split across threads) matches float64", () => {
+    manualSeed(3);
+    for (const [m, k, n] of [[5, 7, 9], [65, 130, 33], [257, 300, 129], [8, 1024, 8]]) {
+      const a = randn(m, k);
+      const b = randn(k, n);
+      const exact = a.double().matmul(b.double());
+      expect(a.matmul(b).double().allclose(exact, 1e-4, 1e-4)).toBe(true);
+    }
+    const a = randn([3, 40, 50]);
+    const b = randn([3, 50, 60]);
+    expect(a.matmul(b).double().allclose(a.double().matmul(b.double()), 1e-4, 1e-4)).toBe(true);
+  });
+
   it("softmax rows sum to one; crossEntropy matches the hand formula", () => {
     const logits = tensor([[1, 2, 3], [1, 1, 1]], { dtype: "float64" });
     expect(logits.softmax(1).sum(1).allclose(ones(2))).toBe(true);

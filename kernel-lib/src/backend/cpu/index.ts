@@ -8,6 +8,7 @@ import {
   type TypedArray,
   type View,
 } from "../backend";
+import { wasmMatmul } from "./wasm";
 
 /** CPU storage: a typed array. */
 export class CpuStorage implements Storage {
@@ -243,6 +244,10 @@ export const cpuBackend: Backend = {
     const A = data(a);
     const B = data(b);
     const C = allocate(a.dtype, batch * m * n);
+    // float32 products of some size go to the WebAssembly SIMD kernel
+    if (a.dtype === "float32" && m * k * n >= 4096 && wasmMatmul(A as Float32Array, B as Float32Array, C as Float32Array, batch, m, k, n, aBatchStride, bBatchStride)) {
+      return new CpuStorage(C, a.dtype);
+    }
     // Four rows of C at a time, accumulated in float64: each value of B read
     // once per four rows, and one rounding per output.
     const acc = new Float64Array(4 * n);
