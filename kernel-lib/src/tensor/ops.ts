@@ -126,8 +126,14 @@ export const mul = (a: TensorLike, b: TensorLike): Tensor =>
   binary("Mul", "mul", a, b, (g, _a, b) => mul(g, b), (g, a) => mul(g, a));
 export const div = (a: TensorLike, b: TensorLike): Tensor =>
   binary("Div", "div", a, b, (g, _a, b) => div(g, b), (g, a, b) => neg(div(mul(g, a), mul(b, b))), floatOf(a, b));
-export const pow = (a: TensorLike, b: TensorLike): Tensor =>
-  binary(
+export const pow = (a: TensorLike, b: TensorLike): Tensor => {
+  if (typeof b === "number") {
+    // A constant exponent: the usual power rule, with cheap cases for 0, 1 and 2.
+    const e = b;
+    const powerRule: SideGrad = (g, a) => (e === 0 ? mul(g, 0) : e === 1 ? g : e === 2 ? mul(g, mul(a, 2)) : mul(g, mul(pow(a, e - 1), e)));
+    return binary("Pow", "pow", a, b, powerRule, (g) => g, floatOf(a, b));
+  }
+  return binary(
     "Pow",
     "pow",
     a,
@@ -137,6 +143,7 @@ export const pow = (a: TensorLike, b: TensorLike): Tensor =>
     (g, a, b, out) => where(compare("eq", a, 0), 0, mul(g, mul(out, log(a)))),
     floatOf(a, b),
   );
+};
 /** The share of the gradient that goes to `a` in maximum/minimum: 1 where it wins, 1/2 at a tie (as torch). */
 function winShare(op: "gt" | "lt", a: Tensor, b: Tensor): Tensor {
   return add(cast(compare(op, a, b), a.dtype), mul(cast(compare("eq", a, b), a.dtype), 0.5));

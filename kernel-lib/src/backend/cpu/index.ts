@@ -133,13 +133,32 @@ function contiguousStrides(shape: number[]): number[] {
 
 /** True if the view reads the array in order (contiguous) or one value everywhere. */
 function flatStride(view: View, shape: number[]): number | null {
-  if (view.contiguous) return view.storage.size === 1 ? 0 : 1;
+  if (view.contiguous) return view.storage.size === 1 && shape.length > 0 ? 0 : 1;
   if (view.strides.every((s) => s === 0)) return 0;
   const c = contiguousStrides(shape);
   return view.strides.every((s, i) => s === c[i] || shape[i] === 1) ? 1 : null;
 }
 
 const sizeOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+
+const rowReducers = new Map<string, (src: TypedArray, out: TypedArray, rows: number, R: number) => void>();
+function rowReducer(op: ReduceOp, dtype: DType): (src: TypedArray, out: TypedArray, rows: number, R: number) => void {
+  const key = `${op}|${dtype}`;
+  let f = rowReducers.get(key);
+  if (!f) {
+    const init = op === "sum" ? "0" : op === "max" ? "-Infinity" : "Infinity";
+    const step = op === "sum" ? "acc += v;" : op === "max" ? "if (v > acc || v !== v) acc = v;" : "if (v < acc || v !== v) acc = v;";
+    f = new Function(
+      "src",
+      "out",
+      "rows",
+      "R",
+      `for (let r = 0, p = 0; r < rows; r++) { let acc = ${init}; for (const end = p + R; p < end; p++) { const v = src[p]; ${step} } out[r] = acc; }`,
+    ) as (src: TypedArray, out: TypedArray, rows: number, R: number) => void;
+    rowReducers.set(key, f);
+  }
+  return f;
+}
 
 export const cpuBackend: Backend = {
   device: "cpu",
@@ -157,16 +176,34 @@ export const cpuBackend: Backend = {
   elementwise(op, inputs, shape, dtype) {
     const out = allocate(dtype, sizeOf(shape));
     if (out.length === 0) return new CpuStorage(out, dtype);
-    const flats = inputs.map((v) => flatStride(v, shape));
-    const flat = shape.length === 0 || flats.every((f) => f !== null);
-    const layout = flat ? `flat:${flats.map((f) => (f === 1 ? "c" : "s")).join("")}` : "strided";
-    const types = [dtype, ...inputs.map((v) => v.storage.dtype)].join(",");
+    // The kernel key and arguments, built with plain loops: this is the per-op overhead.
+    let flatKinds: string | null = "";
+    let types: string = dtype;
+    const arrays: TypedArray[] = [];
+    const offsets: number[] = [];
+    for (const v of inputs) {
+      const f: number | null = flatKinds === null ? null : flatStride(v, shape);
+      flatKinds = f === null || flatKinds === null ? null : flatKinds + (f === 1 ? "c" : "s");
+      types += "," + v.storage.dtype;
+      arrays.push(data(v.storage));
+      offsets.push(v.offset);
+    }
+    const flat = shape.length === 0 || flatKinds !== null;
+    const layout = flat ? "flat:" + (flatKinds ?? "s".repeat(inputs.length)) : "strided";
     const strides = flat ? [] : inputs.map((v) => (v.contiguous ? contiguousStrides(shape) : v.strides));
-    kernel(op, layout, types)(out, inputs.map((v) => data(v.storage)), shape, strides, inputs.map((v) => v.offset));
+    kernel(op, layout, types)(out, arrays, shape, strides, offsets);
     return new CpuStorage(out, dtype);
   },
 
   reduce(op: ReduceOp, x, shape, axes) {
+    if (axes.every((a, i) => a === shape.length - axes.length + i)) {
+      // reduced axes trailing: rows of contiguous values, one compiled loop per op and dtype
+      const outType: DType = x.dtype === "bool" ? "int32" : x.dtype;
+      const R = sizeOf(axes.map((a) => shape[a]));
+      const out = allocate(outType, sizeOf(shape.slice(0, shape.length - axes.length)));
+      rowReducer(op, x.dtype)(data(x), out, out.length, R);
+      return new CpuStorage(out, outType);
+    }
     const src = data(x);
     const outShape = shape.map((d, i) => (axes.includes(i) ? 1 : d));
     const out = allocate(x.dtype === "bool" ? "int32" : x.dtype, sizeOf(outShape));
