@@ -4,6 +4,9 @@
 // Run on the machine whose GPU is measured; PyTorch CUDA is printed beside it when
 // /usr/bin/python3 (or python3) has torch with CUDA.
 import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync } from "node:fs";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
 import { createRequire } from "node:module";
 const require = createRequire(import.meta.url);
 const k = require("kernel-lib");
@@ -12,10 +15,9 @@ const quick = process.argv.includes("--quick");
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const fmt = (x, d = 2) => x.toFixed(d);
 
-async function timeGpu(fn, reps) {
-  await fn().index(...[]).sum().item(); // warm-up: compile pipelines
-  const times = [];
-  for (let r = 0; r < 3; r++) {
+/** Seconds per call of fn (GPU work), with enough calls that the final read's latency is small. */
+async function timeGpu(fn, minReps) {
+  const run = async (reps) => {
     const t0 = performance.now();
     let out;
     // each result freed as the next is made, as in a training loop
@@ -24,8 +26,14 @@ async function timeGpu(fn, reps) {
       out = k.tidy(fn);
     }
     await out.reshape(-1).index(0).item(); // waits for all queued work
-    times.push((performance.now() - t0) / reps / 1000);
-  }
+    out.dispose();
+    return (performance.now() - t0) / 1000;
+  };
+  await run(2); // warm-up: compile pipelines, fill the buffer pool
+  const estimate = (await run(minReps)) / minReps;
+  const reps = Math.max(minReps, Math.min(500, Math.ceil(0.5 / estimate)));
+  const times = [];
+  for (let r = 0; r < 3; r++) times.push((await run(reps)) / reps);
   return median(times);
 }
 
@@ -62,10 +70,40 @@ print(json.dumps(res))`;
   return null;
 }
 
+/** tfjs-backend-webgpu on the same adapter, in its own process (installed once into bench/.peers). */
+function tfjsPeer() {
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+  let modules = process.env.TFJS_WEBGPU_MODULES;
+  if (!modules) {
+    const dir = path.join(root, "bench", ".peers", "tfjs-webgpu");
+    modules = path.join(dir, "node_modules");
+    if (!existsSync(path.join(modules, "@tensorflow", "tfjs-backend-webgpu"))) {
+      try {
+        mkdirSync(dir, { recursive: true });
+        execFileSync("npm", ["install", "--prefix", dir, "--no-audit", "--no-fund", "--silent", "@tensorflow/tfjs-core@4.22.0", "@tensorflow/tfjs-backend-webgpu@4.22.0"], { stdio: "inherit" });
+      } catch {
+        return null;
+      }
+    }
+  }
+  try {
+    const out = execFileSync(process.execPath, [path.join(root, "bench", "tfjs-webgpu-peer.cjs"), modules, ...(quick ? ["--quick"] : [])], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+      timeout: 600_000,
+    });
+    return JSON.parse(out.trim().split("\n").pop());
+  } catch {
+    return null;
+  }
+}
+
 const adapter = await k.initWebGPU();
 console.log(`kernel-lib webgpu bench on ${adapter.vendor} ${adapter.device} (${adapter.description}), Node ${process.version}`);
 const torch = torchPeer();
 console.log(torch ? `PyTorch peer: ${torch.torch}, CUDA ${torch.cuda}` : "PyTorch peer: not available here");
+const tfw = tfjsPeer();
+console.log(tfw ? `tfjs peer: ${tfw.tfjs} backend ${tfw.backend}` : "tfjs-backend-webgpu peer: not available here");
 
 console.log("\nmatmul float32 (TFLOP/s)");
 for (const n of quick ? [256] : [1024, 2048, 4096]) {
@@ -74,7 +112,11 @@ for (const n of quick ? [256] : [1024, 2048, 4096]) {
   const s = await timeGpu(() => a.matmul(b), quick ? 2 : 10);
   const ours = (2 * n ** 3) / s / 1e12;
   const peer = torch?.[`matmul${n}_tflops`];
-  console.log(`  n=${n}: kernel-lib ${fmt(ours)}${peer ? `   PyTorch CUDA (TF32 off) ${fmt(peer)}   ratio ${fmt(ours / peer)}` : ""}`);
+  const tf = tfw?.[`matmul${n}_tflops`];
+  console.log(
+    `  n=${n}: kernel-lib ${fmt(ours)}${peer ? `   PyTorch CUDA (TF32 off) ${fmt(peer)} (ours/theirs ${fmt(ours / peer)})` : ""}` +
+      `${tf ? `   tfjs-webgpu ${fmt(tf)} (ours/theirs ${fmt(ours / tf)})` : ""}`,
+  );
 }
 
 console.log("\nelementwise add float32 (GB/s, bytes read + written)");
@@ -85,7 +127,11 @@ console.log("\nelementwise add float32 (GB/s, bytes read + written)");
   const s = await timeGpu(() => a.add(b), quick ? 3 : 20);
   const ours = (3 * 4 * n) / s / 1e9;
   const peer = torch?.add_GBps;
-  console.log(`  n=${n}: kernel-lib ${fmt(ours, 0)}${peer ? `   PyTorch CUDA ${fmt(peer, 0)}   ratio ${fmt(ours / peer)}` : ""}`);
+  const tf = tfw?.add_GBps;
+  console.log(
+    `  n=${n}: kernel-lib ${fmt(ours, 0)}${peer ? `   PyTorch CUDA ${fmt(peer, 0)} (ours/theirs ${fmt(ours / peer)})` : ""}` +
+      `${tf ? `   tfjs-webgpu ${fmt(tf, 0)} (ours/theirs ${fmt(ours / tf)})` : ""}`,
+  );
 }
 
 console.log("\nW4 MLP 784-128-10 step, SGD (ms per step): GPU vs CPU");

@@ -449,7 +449,7 @@ export const webgpuBackend: Backend = {
       inputs.every((v, i) => layout[i] === "s" || (layout[i] === "c" && v.offset % 4 === 0));
     if (vec4) {
       const buffers = [out.buffer, ...inputs.map((v) => gpuStorage(v.storage).buffer)];
-      dispatch(`ew4|${op}|${layout}`, () => elementwiseVec4Source(op, layout), buffers, [size / 4, ...inputs.map((v) => v.offset)], threads(size / 4));
+      dispatch(`ew4|${op}|${layout}`, () => elementwiseVec4Source(op, layout), buffers, [size / 4, ...inputs.map((v) => v.offset)], groupsFor(Math.min(Math.ceil(size / 4 / WG), 8192)));
       return out;
     }
     const key = `ew|${op}|${dtype}|${types.join(",")}|${layout}`;

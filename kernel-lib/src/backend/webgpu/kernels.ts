@@ -148,15 +148,18 @@ ${POW}
 ${INDEX}
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = linearId(gid, nwg);
-  if (i >= u32(params[0])) { return; }
-  ${loads.join("\n  ")}
-  var r: vec4<f32>;
-  for (var q = 0u; q < 4u; q++) {
-    ${picks}
-    r[q] = ${EXPR[op]};
+  // a grid-stride loop: a bounded number of threads, several vec4 each
+  let count = u32(params[0]);
+  let stride = nwg.x * nwg.y * ${WG}u;
+  for (var i = linearId(gid, nwg); i < count; i += stride) {
+    ${loads.join("\n    ")}
+    var r: vec4<f32>;
+    for (var q = 0u; q < 4u; q++) {
+      ${picks}
+      r[q] = ${EXPR[op]};
+    }
+    out[i] = r;
   }
-  out[i] = r;
 }`;
 }
 
