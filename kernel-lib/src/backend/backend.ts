@@ -59,6 +59,20 @@ export interface Backend {
   escape?(storage: Storage): void;
 }
 
+/** Number of elements of a shape. */
+export const numel = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
+
+/** Row-major strides of a contiguous array of `shape`. */
+export function contiguousStrides(shape: number[]): number[] {
+  const s = new Array<number>(shape.length);
+  let acc = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    s[i] = acc;
+    acc *= shape[i];
+  }
+  return s;
+}
+
 const backends = new Map<string, Backend>();
 
 export function registerBackend(backend: Backend): void {

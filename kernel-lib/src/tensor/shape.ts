@@ -1,22 +1,13 @@
 /** Shape arithmetic shared by the ops: sizes, strides, broadcasting, axes. */
 
-export type Shape = number[];
+import { contiguousStrides, numel } from "../backend/backend";
 
-export const numel = (shape: Shape): number => shape.reduce((a, b) => a * b, 1);
+export type Shape = number[];
+export { contiguousStrides, numel };
 
 export const sameShape = (a: Shape, b: Shape): boolean => a.length === b.length && a.every((d, i) => d === b[i]);
 
 export const fmt = (shape: Shape): string => `[${shape.join(", ")}]`;
-
-export function contiguousStrides(shape: Shape): number[] {
-  const s = new Array<number>(shape.length);
-  let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    s[i] = acc;
-    acc *= shape[i];
-  }
-  return s;
-}
 
 /** Broadcast shapes the NumPy/torch way; the error names the op and both shapes. */
 export function broadcastShapes(op: string, ...shapes: Shape[]): Shape {

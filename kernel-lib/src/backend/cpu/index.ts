@@ -1,4 +1,6 @@
 import {
+  contiguousStrides,
+  numel,
   registerBackend,
   type Backend,
   type DType,
@@ -121,15 +123,6 @@ for (let r = 0; r < outer; r++) {
   return k;
 }
 
-function contiguousStrides(shape: number[]): number[] {
-  const s = new Array<number>(shape.length);
-  let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    s[i] = shape[i] === 1 ? 0 : acc;
-    acc *= shape[i];
-  }
-  return s;
-}
 
 /** True if the view reads the array in order (contiguous) or one value everywhere. */
 function flatStride(view: View, shape: number[]): number | null {
@@ -139,7 +132,7 @@ function flatStride(view: View, shape: number[]): number | null {
   return view.strides.every((s, i) => s === c[i] || shape[i] === 1) ? 1 : null;
 }
 
-const sizeOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+const sizeOf = numel;
 
 const rowReducers = new Map<string, (src: TypedArray, out: TypedArray, rows: number, R: number) => void>();
 function rowReducer(op: ReduceOp, dtype: DType): (src: TypedArray, out: TypedArray, rows: number, R: number) => void {

@@ -1,5 +1,5 @@
 /// <reference types="@webgpu/types" />
-import { registerBackend, type Backend, type DType, type Storage, type TypedArray, type View } from "../backend";
+import { contiguousStrides, numel, registerBackend, type Backend, type DType, type Storage, type TypedArray, type View } from "../backend";
 import {
   WG,
   TILE,
@@ -380,17 +380,8 @@ function groupsFor(workgroups: number): [number, number, number] {
 }
 const threads = (n: number): [number, number, number] => groupsFor(Math.ceil(n / WG));
 
-const sizeOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+const sizeOf = numel;
 
-function contiguousStrides(shape: number[]): number[] {
-  const s = new Array<number>(shape.length);
-  let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    s[i] = acc;
-    acc *= shape[i];
-  }
-  return s;
-}
 
 /** c: read in order; s: one value; v: a strided view. */
 function layoutOf(view: View, shape: number[]): string {
