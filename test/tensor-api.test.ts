@@ -114,6 +114,27 @@ describe("values", () => {
     expect(a.matmul(b).double().allclose(a.double().matmul(b.double()), 1e-4, 1e-4)).toBe(true);
   });
 
+  it("float32 matmul gradients (transposed operands read in place) match float64", () => {
+    manualSeed(4);
+    const x = randn([70, 130]);
+    const w = randn([33, 130]);
+    const grads = (dtype: "float32" | "float64") => {
+      const xi = x.to(dtype).detach().requiresGrad_();
+      const wi = w.to(dtype).detach().requiresGrad_();
+      const layer = new nn.Linear(130, 33);
+      layer.weight = wi;
+      layer.forward(xi).matmul(randn([33, 40]).to(dtype)).tanh().sum().backward();
+      return [xi.grad!.double(), wi.grad!.double()];
+    };
+    manualSeed(5);
+    const [gx32, gw32] = grads("float32");
+    manualSeed(5);
+    const [gx64, gw64] = grads("float64");
+    // float32 rounding over these sums is about 1e-5 of the largest gradient (about 20); a wrong transpose is off by O(10)
+    expect(gx32.allclose(gx64, 1e-3, 2e-3)).toBe(true);
+    expect(gw32.allclose(gw64, 1e-3, 2e-3)).toBe(true);
+  });
+
   it("softmax rows sum to one; crossEntropy matches the hand formula", () => {
     const logits = tensor([[1, 2, 3], [1, 1, 1]], { dtype: "float64" });
     expect(logits.softmax(1).sum(1).allclose(ones(2))).toBe(true);

@@ -7,12 +7,12 @@ const KC: i32 = 256;
 const MC: i32 = 64;
 
 @inline
-function microKernel(a: usize, lda: i32, panel: usize, kc: i32, c: usize, ldc: i32, rows: i32, cols: i32): void {
+function microKernel(a: usize, rowStride: usize, kStride: usize, panel: usize, kc: i32, c: usize, ldc: i32, rows: i32, cols: i32): void {
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
   let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
   let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
   let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
-  const stride = <usize>lda << 2;
+  const stride = rowStride;
   let a0 = a;
   let p = panel;
   if (rows == 4) {
@@ -31,7 +31,7 @@ function microKernel(a: usize, lda: i32, panel: usize, kc: i32, c: usize, ldc: i
       x = v128.load32_splat(a0 + 3 * stride);
       c30 = f32x4.add(c30, f32x4.mul(x, b0));
       c31 = f32x4.add(c31, f32x4.mul(x, b1));
-      a0 += 4;
+      a0 += kStride;
       p += 32;
     }
   } else {
@@ -51,7 +51,7 @@ function microKernel(a: usize, lda: i32, panel: usize, kc: i32, c: usize, ldc: i
         c20 = f32x4.add(c20, f32x4.mul(x, b0));
         c21 = f32x4.add(c21, f32x4.mul(x, b1));
       }
-      a0 += 4;
+      a0 += kStride;
       p += 32;
     }
   }
@@ -87,8 +87,11 @@ function microKernel(a: usize, lda: i32, panel: usize, kc: i32, c: usize, ldc: i
   }
 }
 
-/** C = A·B; `packed` is scratch for KC x roundUp(n, 8) floats. */
-export function matmul(a: usize, b: usize, c: usize, m: i32, k: i32, n: i32, packed: usize): void {
+/**
+ * C = op(A)·op(B); `packed` is scratch for KC x roundUp(n, 8) floats. With
+ * transA, A is stored [k, m]; with transB, B is stored [n, k].
+ */
+export function matmul(a: usize, b: usize, c: usize, m: i32, k: i32, n: i32, packed: usize, transA: bool, transB: bool): void {
   memory.fill(c, 0, <usize>m * <usize>n * 4);
   const panels = (n + 7) >> 3;
   for (let k0 = 0; k0 < k; k0 += KC) {
@@ -99,7 +102,12 @@ export function matmul(a: usize, b: usize, c: usize, m: i32, k: i32, n: i32, pac
       let dst = packed + <usize>jp * <usize>kc * 32;
       for (let kk = 0; kk < kc; kk++) {
         const src = b + ((<usize>(k0 + kk) * <usize>n + <usize>(jp * 8)) << 2);
-        if (cols == 8) {
+        if (transB) {
+          // B stored [n, k]: element (k0 + kk, j) is at (j, k0 + kk)
+          for (let j = 0; j < 8; j++) {
+            store<f32>(dst + (<usize>j << 2), j < cols ? load<f32>(b + ((<usize>(jp * 8 + j) * <usize>k + <usize>(k0 + kk)) << 2)) : 0);
+          }
+        } else if (cols == 8) {
           v128.store(dst, v128.load(src));
           v128.store(dst, v128.load(src, 16), 16);
         } else {
@@ -115,7 +123,11 @@ export function matmul(a: usize, b: usize, c: usize, m: i32, k: i32, n: i32, pac
         const cols = min(8, n - jp * 8);
         for (let i = i0; i < i1; i += 4) {
           const rows = min(4, i1 - i);
-          microKernel(a + ((<usize>i * <usize>k + <usize>k0) << 2), k, panel, kc, c + ((<usize>i * <usize>n + <usize>(jp * 8)) << 2), n, rows, cols);
+          // A(i, k0) and the byte steps to the next row and the next k
+          const start = transA ? a + ((<usize>k0 * <usize>m + <usize>i) << 2) : a + ((<usize>i * <usize>k + <usize>k0) << 2);
+          const rowStride: usize = transA ? 4 : <usize>k << 2;
+          const kStride: usize = transA ? <usize>m << 2 : 4;
+          microKernel(start, rowStride, kStride, panel, kc, c + ((<usize>i * <usize>n + <usize>(jp * 8)) << 2), n, rows, cols);
         }
       }
     }

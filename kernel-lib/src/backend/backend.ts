@@ -42,8 +42,23 @@ export interface Backend {
   reduce(op: ReduceOp, x: Storage, shape: number[], axes: number[]): Storage;
   /** Index of the max (or min) along one axis; int32, the axis kept with size 1. */
   argReduce(op: "max" | "min", x: Storage, shape: number[], axis: number): Storage;
-  /** `batch` products of [m, k] by [k, n]; a batch stride of 0 reuses one matrix. */
-  matmul(a: Storage, b: Storage, batch: number, m: number, k: number, n: number, aBatchStride: number, bBatchStride: number): Storage;
+  /**
+   * `batch` products of [m, k] by [k, n]; a batch stride of 0 reuses one
+   * matrix. With transA, a holds each [m, k] operand as its transpose [k, m];
+   * with transB, b holds [n, k].
+   */
+  matmul(
+    a: Storage,
+    b: Storage,
+    batch: number,
+    m: number,
+    k: number,
+    n: number,
+    aBatchStride: number,
+    bBatchStride: number,
+    transA: boolean,
+    transB: boolean,
+  ): Storage;
   /** A copy of `base` (contiguous, `size` elements) with `src` (contiguous, `shape`) added at the positions of a view into it. */
   viewAdd(base: Storage, src: Storage, shape: number[], strides: number[], offset: number): Storage;
   /** out[..i..] = x[..index[..i..]..] along `dim` (torch.gather); index is int32 of `indexShape`. */

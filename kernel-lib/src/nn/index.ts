@@ -2,6 +2,7 @@ import { inspect } from "node:util";
 import { noGrad } from "../tensor/autograd";
 import { nextRandom } from "../tensor/random";
 import { Tensor as TensorClass, fromValues, type Device } from "../tensor/tensor";
+import { matmulTransposed } from "../tensor/ops";
 
 type Tensor = TensorClass<Device>;
 const Tensor = TensorClass;
@@ -67,7 +68,7 @@ export class Linear extends Module {
     if (x.shape[x.ndim - 1] !== this.inFeatures) {
       throw new RangeError(`Linear(${this.inFeatures}, ${this.outFeatures}): input has ${x.shape[x.ndim - 1]} features (shape [${x.shape.join(", ")}])`);
     }
-    const y = x.matmul(this.weight.T);
+    const y = matmulTransposed(x, this.weight);
     return this.bias ? y.add(this.bias) : y;
   }
   [inspect.custom](): string {

@@ -241,10 +241,17 @@ export function extreme(op: "max" | "min", x: Tensor, dim: number | undefined, k
   const out = new Tensor(storage, keepdim ? kept : droppedShape(x.shape, axes), x.device);
   const name = op === "max" ? "MaxBackward" : "MinBackward";
   if (dim !== undefined) {
-    const at = argExtreme(op, x, axes[0], true);
-    return record(out, name, [x], (g) => [
-      new Tensor(g.backend.scatterAdd(reshape(g, kept)._storage, kept, axes[0], at._storage, x.shape), x.shape, x.device),
-    ]);
+    // the gradient goes to the index argmax reports, found only if a backward needs it
+    return record(
+      out,
+      name,
+      [x],
+      (g) => {
+        const at = argExtreme(op, x, axes[0], true);
+        return [new Tensor(g.backend.scatterAdd(reshape(g, kept)._storage, kept, axes[0], at._storage, x.shape), x.shape, x.device)];
+      },
+      [x],
+    );
   }
   return record(
     out,
@@ -292,17 +299,33 @@ export function dot(a: Tensor, b: Tensor): Tensor {
   return sum(mul(a, b));
 }
 
-/** [..., m, k] @ [..., k, n] with equal batch dimensions: the primitive. */
-function bmm(a: Tensor, b: Tensor): Tensor {
-  const [m, k] = a.shape.slice(-2);
-  const n = b.shape[b.ndim - 1];
+/**
+ * op(a) @ op(b) with equal batch dimensions: the primitive. op(x) is x, or
+ * x with its last two dimensions swapped when its flag is set, read in place
+ * (no transposed copy), which is also how the gradients are formed.
+ */
+function bmm(a: Tensor, b: Tensor, transA = false, transB = false): Tensor {
+  const [m, k] = transA ? a.shape.slice(-2).reverse() : a.shape.slice(-2);
+  const n = transB ? b.shape[b.ndim - 2] : b.shape[b.ndim - 1];
   const batch = numel(a.shape.slice(0, -2));
-  const storage = a.backend.matmul(a._storage, b._storage, batch, m, k, n, m * k, k * n);
+  const storage = a.backend.matmul(a._storage, b._storage, batch, m, k, n, m * k, k * n, transA, transB);
   const out = new Tensor(storage, [...a.shape.slice(0, -2), m, n], a.device);
+  // C = op(A) op(B): dA = g op(B)^T (transposed back if A was), dB = op(A)^T g (likewise)
   return record(out, "MmBackward", [a, b], (g) => [
-    a.requiresGrad ? bmm(g, transpose(b, -2, -1)) : null,
-    b.requiresGrad ? bmm(transpose(a, -2, -1), g) : null,
+    a.requiresGrad ? (transA ? bmm(b, g, transB, true) : bmm(g, b, false, !transB)) : null,
+    b.requiresGrad ? (transB ? bmm(g, a, true, transA) : bmm(a, g, !transA, false)) : null,
   ], [a, b]);
+}
+
+/** x @ w^T for a weight stored [out, in], as nn.Linear needs (no transposed copy). @internal */
+export function matmulTransposed(x: Tensor, w: Tensor): Tensor {
+  checkDevices("matmul", [x, w]);
+  const k = x.shape[x.ndim - 1];
+  if (w.ndim !== 2 || w.shape[1] !== k) {
+    throw new RangeError(`matmul: inner dimensions differ: ${fmt(x.shape)} @ ${fmt(w.shape)}^T (${k} vs ${w.shape[1]})`);
+  }
+  const flat = bmm(reshape(x, [-1, k]), w, false, true);
+  return x.ndim === 2 ? flat : reshape(flat, [...x.shape.slice(0, -1), w.shape[0]]);
 }
 
 /** Matrix product with torch's rules for 1-D operands and broadcast batch dimensions. */

@@ -134,6 +134,17 @@ function flatStride(view: View, shape: number[]): number | null {
 
 const sizeOf = numel;
 
+/** Each [rows, cols] matrix of a batch transposed, packed contiguously. */
+function transposed(x: TypedArray, batch: number, rows: number, cols: number, batchStride: number): TypedArray {
+  const out = new (x.constructor as new (n: number) => TypedArray)(batch * rows * cols);
+  for (let t = 0; t < batch; t++) {
+    const src = t * batchStride;
+    const dst = t * rows * cols;
+    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[dst + c * rows + r] = x[src + r * cols + c];
+  }
+  return out;
+}
+
 const rowReducers = new Map<string, (src: TypedArray, out: TypedArray, rows: number, R: number) => void>();
 function rowReducer(op: ReduceOp, dtype: DType): (src: TypedArray, out: TypedArray, rows: number, R: number) => void {
   const key = `${op}|${dtype}`;
@@ -270,14 +281,21 @@ export const cpuBackend: Backend = {
     return new CpuStorage(out, "int32");
   },
 
-  matmul(a, b, batch, m, k, n, aBatchStride, bBatchStride) {
-    const A = data(a);
-    const B = data(b);
+  matmul(a, b, batch, m, k, n, aBatchStride, bBatchStride, transA, transB) {
+    let A = data(a);
+    let B = data(b);
     const C = allocate(a.dtype, batch * m * n);
-    // float32 products of some size go to the WebAssembly SIMD kernel
-    if (a.dtype === "float32" && m * k * n >= 4096 && wasmMatmul(A as Float32Array, B as Float32Array, C as Float32Array, batch, m, k, n, aBatchStride, bBatchStride)) {
+    // float32 products of some size go to the WebAssembly SIMD kernel, which reads transposed operands in place
+    if (
+      a.dtype === "float32" &&
+      m * k * n >= 4096 &&
+      wasmMatmul(A as Float32Array, B as Float32Array, C as Float32Array, batch, m, k, n, aBatchStride, bBatchStride, transA, transB)
+    ) {
       return new CpuStorage(C, a.dtype);
     }
+    // the JavaScript loop wants plain row-major operands
+    if (transA) [A, aBatchStride] = [transposed(A, batch, k, m, aBatchStride), m * k];
+    if (transB) [B, bBatchStride] = [transposed(B, batch, n, k, bBatchStride), k * n];
     // Four rows of C at a time, accumulated in float64: each value of B read
     // once per four rows, and one rounding per output.
     const acc = new Float64Array(4 * n);

@@ -8,8 +8,8 @@ const matmul = instantiate(memory);
 for (;;) {
   Atomics.wait(control, 0, 0);
   if (Atomics.load(control, 0) !== 1) continue;
-  const [, a, b, c, m, k, n, packed] = control;
-  matmul(a, b, c, m, k, n, packed);
+  const [, a, b, c, m, k, n, packed, transB] = control;
+  matmul(a, b, c, m, k, n, packed, 0, transB);
   Atomics.store(control, 0, 2);
   Atomics.notify(control, 0);
 }

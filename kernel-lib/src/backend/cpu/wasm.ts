@@ -20,7 +20,7 @@ interface WasmMemory {
   buffer: ArrayBuffer;
   grow(pages: number): number;
 }
-type MatmulFn = (a: number, b: number, c: number, m: number, k: number, n: number, packed: number) => void;
+type MatmulFn = (a: number, b: number, c: number, m: number, k: number, n: number, packed: number, transA: number, transB: number) => void;
 
 export const WASM_FILE = path.join(__dirname, "..", "..", "wasm", "matmul.wasm");
 export const MAX_PAGES = 32768; // 2 GiB
@@ -87,6 +87,8 @@ export function wasmMatmul(
   n: number,
   aBatchStride: number,
   bBatchStride: number,
+  transA: boolean,
+  transB: boolean,
 ): boolean {
   const w = load();
   if (!w) return false;
@@ -102,7 +104,8 @@ export function wasmMatmul(
   const need = pp2 + packedBytes + 64;
   const have = w.memory.buffer.byteLength;
   if (need > have) w.memory.grow(Math.ceil((need - have) / 65536));
-  const split = w.helper !== null && m >= 8 && m * k * n >= 1 << 20 ? Math.ceil(m / 8) * 4 : m;
+  // rows split between the threads; a transposed A (stored [k, m]) has no contiguous row block, so it is not split
+  const split = w.helper !== null && !transA && m >= 8 && m * k * n >= 1 << 23 ? Math.ceil(m / 8) * 4 : m;
   for (let t = 0; t < batch; t++) {
     const mem = w.memory.buffer;
     new Float32Array(mem, pa, m * k).set(A.subarray(t * aBatchStride, t * aBatchStride + m * k));
@@ -110,10 +113,10 @@ export function wasmMatmul(
     const helper = split < m ? w.helper! : null;
     if (helper) {
       // rows [split, m) go to the helper, which packs B into its own scratch
-      helper.control.set([POSTED, pa + 4 * split * k, pb, pc + 4 * split * n, m - split, k, n, pp2]);
+      helper.control.set([POSTED, pa + 4 * split * k, pb, pc + 4 * split * n, m - split, k, n, pp2, transB ? 1 : 0]);
       Atomics.notify(helper.control, 0);
     }
-    w.matmul(pa, pb, pc, split, k, n, pp);
+    w.matmul(pa, pb, pc, split, k, n, pp, transA ? 1 : 0, transB ? 1 : 0);
     if (helper) {
       while (Atomics.load(helper.control, 0) !== DONE) Atomics.wait(helper.control, 0, POSTED, 1000);
       Atomics.store(helper.control, 0, IDLE);

@@ -498,11 +498,11 @@ export const webgpuBackend: Backend = {
     return out;
   },
 
-  matmul(a, b, batch, m, k, n, aBatchStride, bBatchStride) {
+  matmul(a, b, batch, m, k, n, aBatchStride, bBatchStride, transA, transB) {
     if (a.dtype !== "float32" || b.dtype !== "float32") throw new TypeError("matmul on webgpu supports float32 only");
     const out = createStorage("float32", batch * m * n);
     if (batch * m * n === 0) return out;
-    dispatch("matmul", matmulSource, [out.buffer, gpuStorage(a).buffer, gpuStorage(b).buffer], [m, k, n, aBatchStride, bBatchStride], [
+    dispatch("matmul", matmulSource, [out.buffer, gpuStorage(a).buffer, gpuStorage(b).buffer], [m, k, n, aBatchStride, bBatchStride, transA ? 1 : 0, transB ? 1 : 0], [
       Math.ceil(n / TILE),
       Math.ceil(m / TILE),
       batch,

@@ -255,7 +255,8 @@ const TK = 8;
  * Tiled matmul: a 128x128 block of C per workgroup of 256 threads, each
  * accumulating an 8x8 sub-block in registers; A and B pass through workgroup
  * memory 8 deep (A stored transposed so both are read as rows of vec4).
- * params: m, k, n, aBatchStride, bBatchStride.
+ * params: m, k, n, aBatchStride, bBatchStride, transA, transB (A stored
+ * [k, m], B stored [n, k] when set).
  */
 export function matmulSource(): string {
   return `
@@ -273,6 +274,8 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
   let aOff = wid.z * u32(params[3]);
   let bOff = wid.z * u32(params[4]);
   let cOff = wid.z * m * n;
+  let transA = params[5] != 0;
+  let transB = params[6] != 0;
   let row0 = wid.y * ${TILE}u;
   let col0 = wid.x * ${TILE}u;
   let t = lid.y * 16u + lid.x;
@@ -286,7 +289,9 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     let gr = row0 + ar;
     for (var q = 0u; q < 4u; q++) {
       let gc = k0 + ac + q;
-      let v = select(0.0, A[aOff + min(gr, m - 1u) * k + min(gc, k - 1u)], gr < m && gc < k);
+      let r = min(gr, m - 1u);
+      let c = min(gc, k - 1u);
+      let v = select(0.0, A[aOff + select(r * k + c, c * m + r, transA)], gr < m && gc < k);
       let idx = (ac + q) * ${TILE}u + ar;
       As[idx / 4u][idx % 4u] = v;
     }
@@ -294,7 +299,9 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     var bv: vec4<f32>;
     for (var q = 0u; q < 4u; q++) {
       let gbc = col0 + bc + q;
-      bv[q] = select(0.0, B[bOff + min(gbr, k - 1u) * n + min(gbc, n - 1u)], gbr < k && gbc < n);
+      let r = min(gbr, k - 1u);
+      let c = min(gbc, n - 1u);
+      bv[q] = select(0.0, B[bOff + select(r * n + c, c * k + r, transB)], gbr < k && gbc < n);
     }
     Bs[(br * ${TILE}u + bc) / 4u] = bv;
     workgroupBarrier();
