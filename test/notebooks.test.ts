@@ -14,6 +14,7 @@ const onGpuInCi = process.env.CI === "true";
 const expected: Record<string, Array<string | RegExp>> = {
   "01-automatic-differentiation.ipynb": [
     "[ 6, 18 ]", // the hand-derived gradient, then the same from our Variable
+    "computational graph with 8 nodes", // the MSE graph drawn before and after backward
     "4\n3\n", // the quick check
     /-3\.14\d*\n5\.25\d*\n/, // learned weights near -3 and 5
     "a.grad = 36   (should be 78)", // the recursive backward's wrong answer
@@ -46,7 +47,7 @@ function outputText(nbPath: string): string {
   const nb = JSON.parse(readFileSync(nbPath, "utf8"));
   return nb.cells
     .flatMap((c: { outputs?: Array<{ text?: string }> }) => c.outputs ?? [])
-    .map((o: { text?: string }) => o.text ?? "")
+    .map((o: { text?: string; data?: Record<string, string> }) => o.text ?? (o.data?.["text/plain"] ? `${o.data["text/plain"]}\n` : ""))
     .join("");
 }
 

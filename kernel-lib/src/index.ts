@@ -2,6 +2,8 @@ export { Variable, add, sub, mul, div, sum, lift, topologicalOrder } from "./sca
 export type { Scalar } from "./scalar/variable";
 export { Random, seededRandom } from "./random";
 export { plot, Figure, resetPlotly } from "./plot";
+export { drawGraph, graphSVG, graphDot } from "./plot/graph";
+export type { GraphOptions } from "./plot/graph";
 export type { FigureOptions, TraceOptions, Values } from "./plot";
 export { display, inKernel } from "./display";
 export type { MimeBundle, DisplayOptions } from "./display";

@@ -1,0 +1,140 @@
+import { display } from "../display";
+
+/**
+ * Computational-graph drawings: Graphviz (compiled to WebAssembly, the
+ * @viz-js/viz package; no system binary) lays out an SVG. Works from the
+ * public shape of the graphs only: a scalar Variable's `inputs`, or a
+ * tensor's `gradFn` chain.
+ */
+
+/** What a scalar node exposes (kernel-lib's Variable). */
+interface ScalarNode {
+  data: number;
+  grad: number;
+  op: string;
+  label: string;
+  inputs: ScalarNode[];
+}
+
+/** What a tensor exposes. */
+interface TensorNode {
+  shape: number[];
+  requiresGrad: boolean;
+  grad: unknown;
+  gradFn: OpNode | null;
+}
+interface OpNode {
+  name: string;
+  inputs: TensorNode[];
+}
+
+export interface GraphOptions {
+  /** Leaves to colour as parameters (the rest are data). */
+  parameters?: object[];
+  /** Names for leaves, e.g. new Map([[w, "w"]]); scalar nodes also use their `label`. */
+  names?: Map<object, string>;
+  /** Left to right (default) or top to bottom. */
+  direction?: "LR" | "TB";
+}
+
+const COLOURS = {
+  parameter: "#9ecae1",
+  data: "#e0e0e0",
+  intermediate: "#ffffff",
+  output: "#fdae6b",
+  op: "#fff7bc",
+};
+
+const fmt = (v: number) => (Number.isInteger(v) ? String(v) : Number(v.toPrecision(4)).toString());
+const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+
+function isScalar(x: object): x is ScalarNode {
+  return typeof (x as ScalarNode).data === "number" && Array.isArray((x as ScalarNode).inputs);
+}
+function isTensor(x: object): x is TensorNode {
+  return Array.isArray((x as TensorNode).shape) && "gradFn" in x;
+}
+
+/** The graph in Graphviz's DOT language. */
+export function graphDot(root: object, options: GraphOptions = {}): string {
+  const params = new Set(options.parameters ?? []);
+  const ids = new Map<object, string>();
+  const id = (o: object) => {
+    let v = ids.get(o);
+    if (!v) ids.set(o, (v = `n${ids.size}`));
+    return v;
+  };
+  const lines: string[] = [];
+  const node = (o: object, label: string, fill: string, shape = "box") =>
+    lines.push(`  ${id(o)} [label=<${label}>, shape=${shape}, style="rounded,filled", fillcolor="${fill}"];`);
+  const edge = (from: object, to: object) => lines.push(`  ${id(from)} -> ${id(to)};`);
+  const seen = new Set<object>();
+  const stack: object[] = [];
+
+  if (isScalar(root)) {
+    stack.push(root);
+    while (stack.length > 0) {
+      const v = stack.pop() as ScalarNode;
+      if (seen.has(v)) continue;
+      seen.add(v);
+      const leaf = v.inputs.length === 0;
+      const role = v === root ? "output" : leaf ? (params.has(v) ? "parameter" : "data") : "intermediate";
+      const name = options.names?.get(v) ?? v.label;
+      const title = [name, leaf ? "" : v.op].filter(Boolean).join(" = ") || (leaf ? "constant" : v.op);
+      node(v, `<b>${esc(title)}</b><br/>data ${esc(fmt(v.data))}<br/>grad ${esc(fmt(v.grad))}`, COLOURS[role]);
+      for (const input of v.inputs) {
+        edge(input, v);
+        stack.push(input);
+      }
+    }
+  } else if (isTensor(root)) {
+    const shape = (t: TensorNode) => (t.shape.length ? `shape [${t.shape.join(", ")}]` : "scalar");
+    node(root, `<b>${esc(options.names?.get(root) ?? "output")}</b><br/>${shape(root)}`, COLOURS.output);
+    if (root.gradFn) {
+      edge(root.gradFn, root);
+      stack.push(root.gradFn);
+    }
+    while (stack.length > 0) {
+      const op = stack.pop() as OpNode;
+      if (seen.has(op)) continue;
+      seen.add(op);
+      node(op, esc(op.name), COLOURS.op, "ellipse");
+      for (const t of op.inputs) {
+        if (!t.requiresGrad) continue;
+        if (t.gradFn) {
+          edge(t.gradFn, op);
+          stack.push(t.gradFn);
+        } else if (!seen.has(t)) {
+          seen.add(t);
+          const role = params.has(t) || t.requiresGrad ? "parameter" : "data";
+          const name = options.names?.get(t) ?? "leaf";
+          node(t, `<b>${esc(name)}</b><br/>${shape(t)}<br/>${t.grad ? "grad filled" : "grad null"}`, COLOURS[role]);
+          edge(t, op);
+        } else edge(t, op);
+      }
+    }
+  } else {
+    throw new TypeError("drawGraph: expected a Variable or a Tensor");
+  }
+  return `digraph G {\n  rankdir=${options.direction ?? "LR"};\n  node [fontname="Helvetica", fontsize=11];\n  edge [color="#555555"];\n${lines.join("\n")}\n}`;
+}
+
+type Viz = { renderString(dot: string, options: { format: string }): string };
+let viz: Promise<Viz> | null = null;
+
+/** The graph as an SVG document. */
+export async function graphSVG(root: object, options: GraphOptions = {}): Promise<string> {
+  viz ??= (require("@viz-js/viz") as { instance(): Promise<Viz> }).instance();
+  return (await viz).renderString(graphDot(root, options), { format: "svg" });
+}
+
+/**
+ * Draw the computational graph that produced `root` in the notebook: each
+ * node's op, value and gradient, coloured by role (parameter, data,
+ * intermediate, output). `await drawGraph(loss, { parameters: [w0, w1] })`.
+ */
+export async function drawGraph(root: object, options: GraphOptions = {}): Promise<void> {
+  const svg = await graphSVG(root, options);
+  const count = (svg.match(/class="node"/g) ?? []).length;
+  display({ "image/svg+xml": svg, "text/plain": `computational graph with ${count} nodes` });
+}

@@ -1,0 +1,37 @@
+import { describe, expect, it } from "vitest";
+import { Variable, sub, arange, graphDot, graphSVG } from "kernel-lib";
+
+describe("computational-graph drawings", () => {
+  it("draw the lecture's MSE graph with values, gradients and roles", async () => {
+    const w0 = new Variable(1, "w0");
+    const w1 = new Variable(2, "w1");
+    const x = new Variable(3, "x");
+    const y = new Variable(4, "y");
+    const h4 = sub(y, w1.mul(x).add(w0)).pow(2);
+    h4.backward();
+    const dot = graphDot(h4, { parameters: [w0, w1] });
+    expect(dot).toContain("<b>w1</b><br/>data 2<br/>grad 18");
+    expect(dot).toContain("<b>w0</b><br/>data 1<br/>grad 6");
+    expect(dot).toContain("<b>x</b><br/>data 3<br/>grad");
+    expect(dot.match(/fillcolor="#9ecae1"/g)).toHaveLength(2); // parameters
+    expect(dot.match(/fillcolor="#e0e0e0"/g)).toHaveLength(2); // data x, y
+    expect(dot.match(/fillcolor="#fdae6b"/g)).toHaveLength(1); // output
+    expect(dot.match(/ -> /g)).toHaveLength(7);
+    const svg = await graphSVG(h4, { parameters: [w0, w1] });
+    expect(svg).toMatch(/^<\?xml|^<svg/);
+    expect(svg.match(/class="node"/g)).toHaveLength(8);
+    expect(svg.match(/class="edge"/g)).toHaveLength(7);
+  });
+
+  it("draw a tensor's graph from its gradFn chain", async () => {
+    const x = arange(4).requiresGrad_();
+    const y = x.dot(x).mul(2);
+    const svg = await graphSVG(y, { names: new Map([[x, "x"]]) });
+    for (const name of ["MulBackward", "SumBackward", "x", "output"]) expect(svg).toContain(name);
+    expect(svg.match(/class="node"/g)).toHaveLength(5);
+  });
+
+  it("rejects other values", () => {
+    expect(() => graphDot({})).toThrow("drawGraph: expected a Variable or a Tensor");
+  });
+});
