@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { runNotebook } from "kernel-lib/runner";
@@ -60,6 +60,7 @@ describe("lessons execute through the tslab kernel", () => {
       const r = await runNotebook(path.join(dir, name), { cellTimeoutMs: 120_000, writeDir: out, log: (l) => lines.push(l) });
       expect(r.passed, lines.join("\n")).toBe(true);
       const text = outputText(r.written!);
+      if (name.startsWith("01-")) expect(statSync(r.written!).size).toBeLessThan(6_000_000); // plotly.js travels once
       expect(expected[name], `list the values ${name} must print in test/notebooks.test.ts`).toBeDefined();
       const wants = [...expected[name]];
       if (onGpuInCi && name.startsWith("01-")) wants.push("deviceModel on webgpu");

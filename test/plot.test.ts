@@ -30,6 +30,14 @@ describe("Figure", () => {
     expect(full).toContain("plotly.js v4.1.2");
   });
 
+  it("renders a static SVG with round ticks, labels and a legend", () => {
+    const svg = new Figure({ title: "T", xLabel: "x", yLabel: "y" }).scatter([0, 1, 2], [0, 5, 10], { name: "pts" }).toSVG();
+    expect(svg).toContain(">T</text>");
+    expect(svg).toContain(">pts</text>");
+    for (const tick of [">0</text>", ">0.5</text>", ">2</text>", ">10</text>"]) expect(svg).toContain(tick);
+    expect(svg.match(/<circle cx/g)).toHaveLength(4);
+  });
+
   it("takes tensors", () => {
     const fig = new Figure().line(tensor([1, 2, 3]), tensor([[4, 5, 6]]));
     expect(fig.toJSON().data[0]).toMatchObject({ x: [1, 2, 3], y: [4, 5, 6] });
@@ -61,7 +69,7 @@ describe("figures in a real kernel", () => {
     expect(r.passed).toBe(true);
     const nb = JSON.parse(readFileSync(path.join(out, "plots.ipynb"), "utf8"));
     const outputs = nb.cells.filter((c: { cell_type: string }) => c.cell_type === "code").map((c: { outputs: unknown[] }) => c.outputs);
-    expect(outputs.map((o: unknown[]) => o.length)).toEqual([1, 1]);
+    expect(outputs.map((o: unknown[]) => o.length)).toEqual([1, 1, 1]);
     const [first, second] = outputs.map((o: Array<{ output_type: string; data: Record<string, string> }>) => o[0]);
     expect(first.output_type).toBe("display_data");
     expect(first.data["text/html"]).toContain("plotly.js v4.1.2");
@@ -69,5 +77,15 @@ describe("figures in a real kernel", () => {
     expect(second.data["text/html"]).not.toContain("plotly.js v4.1.2");
     expect(second.data["text/html"].length).toBeLessThan(5000);
     expect(second.data["text/html"]).toContain('"name":"fit"');
+    // one bundle for every front end: Plotly JSON and a static picture beside the HTML
+    expect(Object.keys(second.data).sort()).toEqual(["application/vnd.plotly.v1+json", "image/svg+xml", "text/html", "text/plain"]);
+    const json = second.data["application/vnd.plotly.v1+json"] as unknown as { data: Array<{ name?: string }> };
+    expect(json.data.map((t) => t.name)).toEqual(["data", "fit"]);
+    expect(second.data["image/svg+xml"]).toContain("<svg");
+    expect(second.data["image/svg+xml"].match(/<circle cx/g)).toHaveLength(3 + 1); // 3 points and the legend's marker
+    // the live view is one output, updated in place, ending at the last step
+    const live = outputs[2][0] as { data: Record<string, string> };
+    expect(live.data["text/plain"]).toBe("step 999: loss 0.0010000");
+    expect(live.data["image/svg+xml"]).toContain("<polyline");
   });
 });

@@ -1,7 +1,7 @@
 export { Variable, add, sub, mul, div, sum, lift, topologicalOrder } from "./scalar/variable";
 export type { Scalar } from "./scalar/variable";
 export { Random, seededRandom } from "./random";
-export { plot, Figure, resetPlotly } from "./plot";
+export { plot, Figure, LiveLoss, resetPlotly } from "./plot";
 export { drawGraph, graphSVG, graphDot } from "./plot/graph";
 export type { GraphOptions } from "./plot/graph";
 export type { FigureOptions, TraceOptions, Values } from "./plot";

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { display } from "../display";
+import { renderSvg, type SvgTrace } from "./svg";
 
 /**
  * Plot inputs: numbers, things with a numeric `data` (scalar Variables), or
@@ -120,10 +121,33 @@ export class Figure {
 })();</script>`;
   }
 
-  /** Display the figure in the current cell. */
+  /** A static picture of the figure (SVG), for places where no script runs. */
+  toSVG(): string {
+    const { title, xLabel, yLabel, height } = this.options;
+    const traces: SvgTrace[] = this.traces.map((t) => ({
+      mode: t.mode,
+      x: t.x,
+      y: t.y,
+      name: t.name,
+      color: t.line?.color ?? t.marker?.color,
+    }));
+    return renderSvg({ traces, title, xLabel, yLabel, height });
+  }
+
+  /**
+   * Display the figure in the current cell as one bundle: interactive HTML
+   * (classic Notebook, JupyterLab, nbconvert exports), Plotly's own JSON
+   * (JupyterLab's plotly extension, VS Code) and a static SVG (untrusted
+   * notebooks, previews without scripts). Each front end shows what it can.
+   */
   show(): void {
     const withLibrary = !libraryLoaded;
-    const shown = display({ "text/html": this.toHTML(withLibrary), "text/plain": this.toString() });
+    const shown = display({
+      "text/html": this.toHTML(withLibrary),
+      "application/vnd.plotly.v1+json": this.toJSON(),
+      "image/svg+xml": this.toSVG(),
+      "text/plain": this.toString(),
+    });
     if (shown) libraryLoaded = true;
   }
 }
@@ -157,4 +181,54 @@ function line(x: Values, y: Values, options: FigureOptions & TraceOptions = {}):
   new Figure(options).line(x, y, options).show();
 }
 
-export const plot = { figure, scatter, line };
+/**
+ * A loss curve that redraws in place while a model trains, at most every
+ * `intervalMs` (so a 1,000-step loop costs little); `done()` draws the last
+ * point. `const live = plot.liveLoss(); ... live.update(step, loss); ... live.done();`
+ */
+export class LiveLoss {
+  private readonly steps: number[] = [];
+  private readonly losses: number[] = [];
+  private readonly id = `kernel-lib-live-${randomBytes(6).toString("hex")}`;
+  private last = 0;
+  private shown = false;
+
+  constructor(
+    readonly options: FigureOptions & { intervalMs?: number } = {},
+  ) {}
+
+  /** Record the loss at a step; redraw if enough time has passed. */
+  update(step: number, loss: number): void {
+    if (!Number.isFinite(loss)) throw new RangeError(`liveLoss: the loss at step ${step} is ${loss}`);
+    this.steps.push(step);
+    this.losses.push(loss);
+    const now = Date.now();
+    if (!this.shown || now - this.last >= (this.options.intervalMs ?? 250)) this.draw(now);
+  }
+
+  /** Draw the final state. */
+  done(): void {
+    this.draw(Date.now());
+  }
+
+  private draw(now: number): void {
+    this.last = now;
+    const n = this.steps.length;
+    const text = n ? `step ${this.steps[n - 1]}: loss ${this.losses[n - 1].toPrecision(5)}` : "no steps yet";
+    const svg = renderSvg({
+      traces: [{ mode: "lines", x: this.steps, y: this.losses }],
+      title: `${this.options.title ?? "Training loss"} (${text})`,
+      xLabel: this.options.xLabel ?? "step",
+      yLabel: this.options.yLabel ?? "loss",
+      height: this.options.height ?? 300,
+    });
+    display({ "image/svg+xml": svg, "text/plain": text }, { displayId: this.id, update: this.shown });
+    this.shown = true;
+  }
+}
+
+function liveLoss(options: FigureOptions & { intervalMs?: number } = {}): LiveLoss {
+  return new LiveLoss(options);
+}
+
+export const plot = { figure, scatter, line, liveLoss };
