@@ -18,7 +18,7 @@ describe("computational-graph drawings", () => {
     expect(dot.match(/fillcolor="#fdae6b"/g)).toHaveLength(1); // output
     expect(dot.match(/ -> /g)).toHaveLength(7);
     const svg = await graphSVG(h4, { parameters: [w0, w1] });
-    expect(svg).toMatch(/^<\?xml|^<svg/);
+    expect(svg).toMatch(/^(<!--[^]*?-->\s*)*<svg/); // a fragment: no XML declaration (nbconvert rejects it)
     expect(svg.match(/class="node"/g)).toHaveLength(8);
     expect(svg.match(/class="edge"/g)).toHaveLength(7);
   });

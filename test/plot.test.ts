@@ -38,6 +38,10 @@ describe("Figure", () => {
     expect(svg.match(/<circle cx/g)).toHaveLength(4);
   });
 
+  it("mode self-contained puts plotly.js in every figure; a bad mode is refused", () => {
+    expect(() => plot.config({ mode: "always" as "once" })).toThrow('plot.config: mode must be "auto", "once" or "self-contained", got "always"');
+  });
+
   it("takes tensors", () => {
     const fig = new Figure().line(tensor([1, 2, 3]), tensor([[4, 5, 6]]));
     expect(fig.toJSON().data[0]).toMatchObject({ x: [1, 2, 3], y: [4, 5, 6] });
@@ -69,7 +73,7 @@ describe("figures in a real kernel", () => {
     expect(r.passed).toBe(true);
     const nb = JSON.parse(readFileSync(path.join(out, "plots.ipynb"), "utf8"));
     const outputs = nb.cells.filter((c: { cell_type: string }) => c.cell_type === "code").map((c: { outputs: unknown[] }) => c.outputs);
-    expect(outputs.map((o: unknown[]) => o.length)).toEqual([1, 1, 1]);
+    expect(outputs.map((o: unknown[]) => o.length)).toEqual([1, 1, 1, 1]);
     const [first, second] = outputs.map((o: Array<{ output_type: string; data: Record<string, string> }>) => o[0]);
     expect(first.output_type).toBe("display_data");
     expect(first.data["text/html"]).toContain("plotly.js v4.1.2");
@@ -87,5 +91,8 @@ describe("figures in a real kernel", () => {
     const live = outputs[2][0] as { data: Record<string, string> };
     expect(live.data["text/plain"]).toBe("step 999: loss 0.0010000");
     expect(live.data["image/svg+xml"]).toContain("<polyline");
+    // self-contained mode: the library travels with every figure
+    const isolated = outputs[3][0] as { data: Record<string, string> };
+    expect(isolated.data["text/html"]).toContain("plotly.js v4.1.2");
   });
 });

@@ -125,7 +125,10 @@ let viz: Promise<Viz> | null = null;
 /** The graph as an SVG document. */
 export async function graphSVG(root: object, options: GraphOptions = {}): Promise<string> {
   viz ??= (require("@viz-js/viz") as { instance(): Promise<Viz> }).instance();
-  return (await viz).renderString(graphDot(root, options), { format: "svg" });
+  const svg = (await viz).renderString(graphDot(root, options), { format: "svg" });
+  // Without the XML declaration and doctype: embedded in a notebook it is a fragment
+  // (nbconvert's HTML export rejects an encoding declaration in a string).
+  return svg.replace(/^<\?xml[^>]*>\s*/, "").replace(/<!DOCTYPE[^>]*>\s*/, "");
 }
 
 /**
@@ -136,5 +139,11 @@ export async function graphSVG(root: object, options: GraphOptions = {}): Promis
 export async function drawGraph(root: object, options: GraphOptions = {}): Promise<void> {
   const svg = await graphSVG(root, options);
   const count = (svg.match(/class="node"/g) ?? []).length;
-  display({ "image/svg+xml": svg, "text/plain": `computational graph with ${count} nodes` });
+  // The SVG also inside HTML: nbconvert's HTML export passes image/svg+xml through an
+  // HTML cleaner that strips Graphviz's markup, while text/html is kept as it is.
+  display({
+    "text/html": `<div class="kernel-lib-graph">${svg}</div>`,
+    "image/svg+xml": svg,
+    "text/plain": `computational graph with ${count} nodes`,
+  });
 }

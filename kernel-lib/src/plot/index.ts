@@ -115,7 +115,7 @@ export class Figure {
     if (window.Plotly) { window.Plotly.newPlot(el, fig.data, fig.layout, { responsive: true, displaylogo: false }); return; }
     if (++tries < 100) { setTimeout(draw, 50); return; }
     el.style.height = "auto";
-    el.textContent = "plotly.js is not loaded in this page. Run resetPlotly() from kernel-lib in a cell, then re-run this cell.";
+    el.textContent = "plotly.js is not loaded in this page. Run resetPlotly() from kernel-lib in a cell, then re-run this cell; where each output is isolated (Colab-like hosts), run plot.config({ mode: \"self-contained\" }) first.";
   }
   draw();
 })();</script>`;
@@ -141,7 +141,7 @@ export class Figure {
    * notebooks, previews without scripts). Each front end shows what it can.
    */
   show(): void {
-    const withLibrary = !libraryLoaded;
+    const withLibrary = mode === "self-contained" || !libraryLoaded;
     const shown = display({
       "text/html": this.toHTML(withLibrary),
       "application/vnd.plotly.v1+json": this.toJSON(),
@@ -160,6 +160,25 @@ function plotlySource(): string {
 
 /** Whether plotly.js was already sent to the page in this kernel session. */
 let libraryLoaded = false;
+
+/**
+ * How figures get plotly.js: "once" per kernel session (pages that share one
+ * window: Notebook, JupyterLab, exports), or "self-contained" in every figure
+ * (hosts that isolate each output in its own frame; 4.8 MB each). "auto"
+ * reads KERNEL_LIB_PLOTLY_MODE and otherwise means "once".
+ */
+export type PlotlyMode = "auto" | "once" | "self-contained";
+let mode: Exclude<PlotlyMode, "auto"> = fromEnv();
+function fromEnv(): Exclude<PlotlyMode, "auto"> {
+  return process.env.KERNEL_LIB_PLOTLY_MODE === "self-contained" ? "self-contained" : "once";
+}
+
+function config(options: { mode: PlotlyMode }): void {
+  if (!["auto", "once", "self-contained"].includes(options.mode)) {
+    throw new RangeError(`plot.config: mode must be "auto", "once" or "self-contained", got ${JSON.stringify(options.mode)}`);
+  }
+  mode = options.mode === "auto" ? fromEnv() : options.mode;
+}
 
 /** Send plotly.js again with the next figure (after clearing the output that carried it). */
 export function resetPlotly(): void {
@@ -231,4 +250,4 @@ function liveLoss(options: FigureOptions & { intervalMs?: number } = {}): LiveLo
   return new LiveLoss(options);
 }
 
-export const plot = { figure, scatter, line, liveLoss };
+export const plot = { figure, scatter, line, liveLoss, config };

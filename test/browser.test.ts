@@ -1,0 +1,183 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import * as path from "node:path";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { Figure } from "kernel-lib";
+import { installKernelSpecs, runNotebook } from "kernel-lib/runner";
+
+// Lesson 01's plots and graph drawings in a real browser: the classic Notebook
+// running every cell, the nbconvert HTML export opened offline, and a figure
+// alone in a sandboxed iframe (as hosts that isolate outputs show it).
+// Screenshots go to test-output/screenshots/.
+
+const root = path.join(__dirname, "..");
+const out = path.join(root, "test-output");
+const shots = path.join(out, "screenshots");
+const CHROMIUM = "/usr/bin/chromium";
+const NOTEBOOK = ["/usr/bin/jupyter-notebook", "/usr/local/bin/jupyter-notebook"].find(existsSync);
+const missing = [!existsSync(CHROMIUM) && CHROMIUM, !NOTEBOOK && "jupyter-notebook"].filter(Boolean);
+const available = missing.length === 0;
+if (!available) console.log(`browser tests skipped: ${missing.join(" and ")} not installed (apt-get install chromium jupyter-notebook)`);
+if (!available && process.env.CI === "true") {
+  it("has Chromium and the classic Notebook (required in CI)", () => {
+    throw new Error(`missing in CI: ${missing.join(", ")}`);
+  });
+}
+
+const LESSON = "01-automatic-differentiation.ipynb";
+let browser: Browser;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** What the page drew: Plotly figures (traces, points) and graph SVGs (nodes). */
+async function drawn(page: Page): Promise<{ plots: Array<{ traces: number; points: number }>; graphs: number[]; errors: string[] }> {
+  return page.evaluate(() => ({
+    plots: Array.from(document.querySelectorAll(".kernel-lib-plot")).map((el) => ({
+      traces: el.querySelectorAll(".scatterlayer .trace").length,
+      points: el.querySelectorAll(".point").length,
+    })),
+    graphs: Array.from(document.querySelectorAll("svg")).filter((s) => s.querySelector("g.graph")).map((s) => s.querySelectorAll("g.node").length),
+    errors: Array.from(document.querySelectorAll(".kernel-lib-plot")).map((el) => el.textContent ?? "").filter((t) => t.includes("not loaded")),
+  }));
+}
+
+async function screenshotEach(page: Page, selector: string, prefix: string): Promise<void> {
+  const els = await page.$$(selector);
+  for (const [i, el] of els.entries()) {
+    await el.scrollIntoViewIfNeeded();
+    await el.screenshot({ path: path.join(shots, `${prefix}-${i}.png`) });
+  }
+}
+
+describe.runIf(available)("lesson 01 in a real browser", () => {
+  beforeAll(async () => {
+    mkdirSync(shots, { recursive: true });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    });
+  });
+  afterAll(async () => browser?.close());
+
+  it("the classic Notebook runs every cell and draws every plot and graph", async () => {
+    // a copy under the repository (so the kernel finds kernel-lib), never the lesson itself
+    const dir = path.join(out, "browser");
+    mkdirSync(dir, { recursive: true });
+    copyFileSync(path.join(root, "notebooks", LESSON), path.join(dir, LESSON));
+    const dataDir = path.join(out, "jupyter-data");
+    installKernelSpecs(dataDir);
+    const port = await freePort();
+    const token = "kernel-lib-test";
+    const server: ChildProcess = spawn(
+      NOTEBOOK!,
+      ["--no-browser", `--port=${port}`, "--ip=127.0.0.1", `--NotebookApp.token=${token}`, `--notebook-dir=${dir}`, "--allow-root"],
+      { env: { ...process.env, JUPYTER_PATH: dataDir }, stdio: "ignore" },
+    );
+    try {
+      const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+      const pageErrors: string[] = [];
+      page.on("pageerror", (e) => pageErrors.push(e.message));
+      const url = `http://127.0.0.1:${port}/notebooks/${LESSON}?token=${token}`;
+      for (let tries = 0; ; tries++) {
+        try {
+          await page.goto(url, { timeout: 10_000 });
+          break;
+        } catch (e) {
+          if (tries > 30) throw e;
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      }
+      await page.waitForFunction(
+        () => {
+          const j = (window as unknown as { Jupyter?: { notebook?: { kernel?: { is_connected(): boolean } } } }).Jupyter;
+          return j?.notebook?.kernel?.is_connected() === true;
+        },
+        null,
+        { timeout: 60_000 },
+      );
+      const kernelName = await page.evaluate(() => {
+        const nb = (window as unknown as { Jupyter: { notebook: { set_autosave_interval(n: number): void; kernel: { name: string }; execute_all_cells(): void } } }).Jupyter.notebook;
+        nb.set_autosave_interval(0);
+        nb.execute_all_cells();
+        return nb.kernel.name;
+      });
+      expect(kernelName).toBe("tslab");
+      await page.waitForFunction(
+        () => {
+          const nb = (window as unknown as { Jupyter: { notebook: { get_cells(): Array<{ cell_type: string; input_prompt_number: unknown }> } } }).Jupyter.notebook;
+          return nb.get_cells().every((c) => c.cell_type !== "code" || (typeof c.input_prompt_number === "number"));
+        },
+        null,
+        { timeout: 240_000, polling: 500 },
+      );
+      await page.waitForTimeout(1500);
+      const stderr = await page.evaluate(() => Array.from(document.querySelectorAll(".output_stderr")).map((e) => e.textContent));
+      expect(stderr).toEqual([]);
+      const result = await drawn(page);
+      await screenshotEach(page, ".kernel-lib-plot", "notebook-plot");
+      await page.screenshot({ path: path.join(shots, "notebook-last-screen.png") });
+      expect(result.errors).toEqual([]);
+      expect(result.plots.length).toBe(3); // data, fit, tensor fit
+      for (const p of result.plots) expect(p.points).toBeGreaterThanOrEqual(101);
+      expect(result.plots.map((p) => p.traces)).toEqual([1, 2, 2]);
+      expect(result.graphs.filter((n) => n === 8).length).toBeGreaterThanOrEqual(2); // MSE graph before and after backward
+      expect(pageErrors).toEqual([]);
+      await page.close();
+    } finally {
+      server.kill("SIGTERM");
+    }
+  }, 300_000);
+
+  it("the nbconvert HTML export draws the same offline, from file://", async () => {
+    const dir = path.join(out, "export");
+    const r = await runNotebook(path.join(root, "notebooks", LESSON), { writeDir: dir, log: () => {} });
+    expect(r.passed).toBe(true);
+    await new Promise<void>((resolve, reject) =>
+      execFile("/usr/bin/jupyter", ["nbconvert", "--to", "html", r.written!, "--output-dir", dir], (err, _o, stderr) => (err ? reject(new Error(stderr)) : resolve())),
+    );
+    const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+    await page.route(/^https?:/, (route) => route.abort()); // offline: nothing but the file itself
+    await page.goto(`file://${path.join(dir, LESSON.replace(".ipynb", ".html"))}`);
+    await page.waitForTimeout(3000);
+    const result = await drawn(page);
+    await screenshotEach(page, ".kernel-lib-plot", "export-plot");
+    expect(result.errors).toEqual([]);
+    expect(result.plots.map((p) => p.traces)).toEqual([1, 2, 2]);
+    for (const p of result.plots) expect(p.points).toBeGreaterThanOrEqual(101);
+    expect(result.graphs.filter((n) => n === 8).length).toBeGreaterThanOrEqual(2);
+    await page.close();
+  }, 300_000);
+
+  it("a figure alone in a sandboxed iframe (output isolation) draws when it carries plotly.js", async () => {
+    const fig = new Figure({ title: "isolated" }).scatter([1, 2, 3], [3, 1, 2], { name: "pts" });
+    const frame = (html: string) => `<iframe sandbox="allow-scripts" style="width:700px;height:460px" srcdoc="${html.replace(/&/g, "&amp;").replace(/"/g, "&quot;")}"></iframe>`;
+    const file = path.join(out, "isolated.html");
+    writeFileSync(file, `<!doctype html><body>${frame(fig.toHTML(true))}${frame(fig.toHTML(false))}</body>`);
+    const page = await browser.newPage({ viewport: { width: 800, height: 1000 } });
+    await page.goto(`file://${file}`);
+    await page.waitForTimeout(8000);
+    const frames = page.frames().filter((f) => f !== page.mainFrame());
+    expect(frames.length).toBe(2);
+    const [carried, bare] = await Promise.all(frames.map((f) => f.evaluate(() => ({
+      points: document.querySelectorAll(".kernel-lib-plot .point").length,
+      text: document.querySelector(".kernel-lib-plot")?.textContent ?? "",
+    }))));
+    await page.screenshot({ path: path.join(shots, "isolated-iframes.png") });
+    expect(carried.points).toBe(3);
+    // without the library the output says what to do instead of staying blank
+    expect(bare.points).toBe(0);
+    expect(bare.text).toContain("plotly.js is not loaded in this page");
+    await page.close();
+  }, 60_000);
+});
