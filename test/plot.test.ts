@@ -25,6 +25,9 @@ describe("Figure", () => {
     expect(bare.length).toBeLessThan(5000);
     expect(bare).not.toContain("</script><b>");
     expect(bare).toContain("window.Plotly.newPlot");
+    // the figure's script is valid JavaScript (a stray quote once blanked every figure)
+    const script = bare.match(/<script type="text\/javascript">([^]*)<\/script>/)![1];
+    expect(() => new Function(script)).not.toThrow();
     const full = fig.toHTML(true);
     expect(full.length).toBeGreaterThan(4_000_000);
     expect(full).toContain("plotly.js v4.1.2");

@@ -115,7 +115,7 @@ export class Figure {
     if (window.Plotly) { window.Plotly.newPlot(el, fig.data, fig.layout, { responsive: true, displaylogo: false }); return; }
     if (++tries < 100) { setTimeout(draw, 50); return; }
     el.style.height = "auto";
-    el.textContent = "plotly.js is not loaded in this page. Run resetPlotly() from kernel-lib in a cell, then re-run this cell; where each output is isolated (Colab-like hosts), run plot.config({ mode: \"self-contained\" }) first.";
+    el.textContent = "plotly.js is not loaded in this page. Run resetPlotly() from kernel-lib in a cell, then re-run this cell; where each output is isolated (Colab-like hosts), run plot.config({ mode: 'self-contained' }) first.";
   }
   draw();
 })();</script>`;
