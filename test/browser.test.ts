@@ -60,6 +60,36 @@ async function screenshotEach(page: Page, selector: string, prefix: string): Pro
   }
 }
 
+/** The classic Notebook on loopback serving `dir`, with the project's kernel; stopped after fn. */
+async function withNotebookServer<T>(dir: string, fn: (base: string) => Promise<T>): Promise<T> {
+  const dataDir = path.join(out, "jupyter-data");
+  installKernelSpecs(dataDir);
+  const port = await freePort();
+  const token = "kernel-lib-test";
+  const server: ChildProcess = spawn(
+    NOTEBOOK!,
+    ["--no-browser", `--port=${port}`, "--ip=127.0.0.1", `--NotebookApp.token=${token}`, `--notebook-dir=${dir}`, "--allow-root"],
+    { env: { ...process.env, JUPYTER_PATH: dataDir }, stdio: "ignore" },
+  );
+  try {
+    return await fn(`http://127.0.0.1:${port}/notebooks/%s?token=${token}`);
+  } finally {
+    server.kill("SIGTERM");
+  }
+}
+
+async function openNotebook(page: Page, url: string): Promise<void> {
+  for (let tries = 0; ; tries++) {
+    try {
+      await page.goto(url, { timeout: 10_000 });
+      return;
+    } catch (e) {
+      if (tries > 30) throw e;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
+
 describe.runIf(available)("lesson 01 in a real browser", () => {
   beforeAll(async () => {
     mkdirSync(shots, { recursive: true });
@@ -75,29 +105,11 @@ describe.runIf(available)("lesson 01 in a real browser", () => {
     const dir = path.join(out, "browser");
     mkdirSync(dir, { recursive: true });
     copyFileSync(path.join(root, "notebooks", LESSON), path.join(dir, LESSON));
-    const dataDir = path.join(out, "jupyter-data");
-    installKernelSpecs(dataDir);
-    const port = await freePort();
-    const token = "kernel-lib-test";
-    const server: ChildProcess = spawn(
-      NOTEBOOK!,
-      ["--no-browser", `--port=${port}`, "--ip=127.0.0.1", `--NotebookApp.token=${token}`, `--notebook-dir=${dir}`, "--allow-root"],
-      { env: { ...process.env, JUPYTER_PATH: dataDir }, stdio: "ignore" },
-    );
-    try {
+    await withNotebookServer(dir, async (base) => {
       const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
       const pageErrors: string[] = [];
       page.on("pageerror", (e) => pageErrors.push(e.message));
-      const url = `http://127.0.0.1:${port}/notebooks/${LESSON}?token=${token}`;
-      for (let tries = 0; ; tries++) {
-        try {
-          await page.goto(url, { timeout: 10_000 });
-          break;
-        } catch (e) {
-          if (tries > 30) throw e;
-          await new Promise((r) => setTimeout(r, 500));
-        }
-      }
+      await openNotebook(page, base.replace("%s", LESSON));
       await page.waitForFunction(
         () => {
           const j = (window as unknown as { Jupyter?: { notebook?: { kernel?: { is_connected(): boolean } } } }).Jupyter;
@@ -133,10 +145,10 @@ describe.runIf(available)("lesson 01 in a real browser", () => {
       expect(result.plots.map((p) => p.traces)).toEqual([1, 2, 2]);
       expect(result.graphs.filter((n) => n === 8).length).toBeGreaterThanOrEqual(2); // MSE graph before and after backward
       expect(pageErrors).toEqual([]);
+      // where scripts run, the static copies give way to the live figures and the SVG drawings
+      expect(await page.evaluate(() => document.querySelectorAll(".kernel-lib-static").length)).toBe(0);
       await page.close();
-    } finally {
-      server.kill("SIGTERM");
-    }
+    });
   }, 300_000);
 
   it("the nbconvert HTML export draws the same offline, from file://", async () => {
@@ -157,6 +169,33 @@ describe.runIf(available)("lesson 01 in a real browser", () => {
     for (const p of result.plots) expect(p.points).toBeGreaterThanOrEqual(101);
     expect(result.graphs.filter((n) => n === 8).length).toBeGreaterThanOrEqual(2);
     await page.close();
+  }, 300_000);
+
+  it("reopened untrusted, the executed lesson shows the static pictures instead of blanks", async () => {
+    // the runner's output is not signed by this server, so the Notebook treats it as untrusted
+    const dir = path.join(out, "untrusted");
+    mkdirSync(dir, { recursive: true });
+    copyFileSync(path.join(out, "export", LESSON), path.join(dir, LESSON));
+    await withNotebookServer(dir, async (base) => {
+      const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+      await openNotebook(page, base.replace("%s", LESSON));
+      // the Notebook shows untrusted HTML sanitised (no scripts) and PNG as it is
+      const pictures = ".output_area img";
+      await page.waitForFunction((sel) => document.querySelectorAll(sel).length >= 6, pictures, { timeout: 60_000 });
+      await page.waitForTimeout(1000);
+      const seen = await page.evaluate((sel) => ({
+        trusted: (window as unknown as { Jupyter: { notebook: { trusted: boolean } } }).Jupyter.notebook.trusted,
+        pngs: Array.from(document.querySelectorAll(sel)).map((img) => (img as HTMLImageElement).naturalWidth),
+        plotsDrawn: document.querySelectorAll(".kernel-lib-plot .point").length,
+      }), pictures);
+      await screenshotEach(page, pictures, "untrusted-picture");
+      expect(seen.trusted).toBe(false);
+      expect(seen.plotsDrawn).toBe(0); // no scripts ran
+      // three figures, two graph drawings and the final live loss curve, each a real picture
+      expect(seen.pngs.length).toBe(6);
+      for (const w of seen.pngs) expect(w).toBeGreaterThan(300);
+      await page.close();
+    });
   }, 300_000);
 
   it("a figure alone in a sandboxed iframe (output isolation) draws when it carries plotly.js", async () => {

@@ -82,7 +82,10 @@ describe("figures in a real kernel", () => {
     expect(first.data["text/html"]).toContain("plotly.js v4.1.2");
     expect(first.data["text/plain"]).toBe('Figure "First": scatter of 3 points');
     expect(second.data["text/html"]).not.toContain("plotly.js v4.1.2");
-    expect(second.data["text/html"].length).toBeLessThan(5000);
+    // without the library: the figure, its script and a PNG copy for script-less views (tens of KB, not MB)
+    expect(second.data["text/html"].length).toBeLessThan(60_000);
+    expect(second.data["text/html"]).toContain('<img class="kernel-lib-static"');
+    expect(second.data["image/png"].length).toBeGreaterThan(1000);
     expect(second.data["text/html"]).toContain('"name":"fit"');
     // one bundle for every front end: Plotly JSON and a static picture beside the HTML
     expect(Object.keys(second.data).sort()).toEqual(["application/vnd.plotly.v1+json", "image/svg+xml", "text/html", "text/plain"]);

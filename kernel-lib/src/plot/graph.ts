@@ -1,4 +1,5 @@
 import { display } from "../display";
+import { svgToPngBase64 } from "./png";
 
 /**
  * Computational-graph drawings: Graphviz (compiled to WebAssembly, the
@@ -119,6 +120,18 @@ export function graphDot(root: object, options: GraphOptions = {}): string {
   return `digraph G {\n  rankdir=${options.direction ?? "LR"};\n  node [fontname="Helvetica", fontsize=11];\n  edge [color="#555555"];\n${lines.join("\n")}\n}`;
 }
 
+/**
+ * The drawing as HTML: the SVG, plus a PNG copy that a script removes. Where
+ * scripts do not run (an untrusted notebook shows HTML sanitised, dropping the
+ * SVG), the PNG is what remains.
+ */
+function graphHTML(svg: string, png: string | null): string {
+  if (!png) return `<div class="kernel-lib-graph">${svg}</div>`;
+  const id = `kernel-lib-graph-${Math.random().toString(36).slice(2)}`;
+  return `<div class="kernel-lib-graph" id="${id}"><img class="kernel-lib-static" alt="computational graph" src="data:image/png;base64,${png}"/>${svg}</div>
+<script type="text/javascript">(function () { var el = document.getElementById("${id}"); var img = el && el.querySelector("img.kernel-lib-static"); if (img && el.querySelector("svg")) img.remove(); })();</script>`;
+}
+
 type Viz = { renderString(dot: string, options: { format: string }): string };
 let viz: Promise<Viz> | null = null;
 
@@ -141,9 +154,11 @@ export async function drawGraph(root: object, options: GraphOptions = {}): Promi
   const count = (svg.match(/class="node"/g) ?? []).length;
   // The SVG also inside HTML: nbconvert's HTML export passes image/svg+xml through an
   // HTML cleaner that strips Graphviz's markup, while text/html is kept as it is.
+  const png = svgToPngBase64(svg);
   display({
-    "text/html": `<div class="kernel-lib-graph">${svg}</div>`,
+    "text/html": graphHTML(svg, png),
     "image/svg+xml": svg,
+    ...(png ? { "image/png": png } : {}),
     "text/plain": `computational graph with ${count} nodes`,
   });
 }

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { display } from "../display";
 import { renderSvg, type SvgTrace } from "./svg";
+import { svgToPngBase64 } from "./png";
 
 /**
  * Plot inputs: numbers, things with a numeric `data` (scalar Variables), or
@@ -99,20 +100,23 @@ export class Figure {
   }
 
   /** The HTML that draws this figure; includes plotly.js when `withLibrary`. */
-  toHTML(withLibrary: boolean): string {
+  toHTML(withLibrary: boolean, fallbackPng: string | null = null): string {
     const id = `kernel-lib-plot-${randomBytes(6).toString("hex")}`;
+    // Where scripts do not run (an untrusted notebook shows this HTML sanitised), the
+    // static picture inside the div is what stays; the script replaces it with the figure.
+    const fallback = fallbackPng ? `<img class="kernel-lib-static" alt="${this.toString().replace(/"/g, "&quot;")}" src="data:image/png;base64,${fallbackPng}"/>` : "";
     const figure = JSON.stringify(this.toJSON()).replace(/</g, "\\u003c");
     const library = withLibrary ? `<script type="text/javascript">${plotlySource()}</script>\n` : "";
     // The figure waits briefly for the library, and says so plainly if it never
     // arrives (e.g. the output that carried it was cleared).
-    return `${library}<div id="${id}" class="kernel-lib-plot" style="width:100%;height:${this.options.height ?? 420}px"></div>
+    return `${library}<div id="${id}" class="kernel-lib-plot" style="width:100%;height:${this.options.height ?? 420}px">${fallback}</div>
 <script type="text/javascript">(function () {
   var fig = ${figure};
   var tries = 0;
   function draw() {
     var el = document.getElementById("${id}");
     if (!el) return;
-    if (window.Plotly) { window.Plotly.newPlot(el, fig.data, fig.layout, { responsive: true, displaylogo: false }); return; }
+    if (window.Plotly) { el.innerHTML = ""; window.Plotly.newPlot(el, fig.data, fig.layout, { responsive: true, displaylogo: false }); return; }
     if (++tries < 100) { setTimeout(draw, 50); return; }
     el.style.height = "auto";
     el.textContent = "plotly.js is not loaded in this page. Run resetPlotly() from kernel-lib in a cell, then re-run this cell; where each output is isolated (Colab-like hosts), run plot.config({ mode: 'self-contained' }) first.";
@@ -142,10 +146,13 @@ export class Figure {
    */
   show(): void {
     const withLibrary = mode === "self-contained" || !libraryLoaded;
+    const svg = this.toSVG();
+    const png = svgToPngBase64(svg);
     const shown = display({
-      "text/html": this.toHTML(withLibrary),
+      "text/html": this.toHTML(withLibrary, png),
       "application/vnd.plotly.v1+json": this.toJSON(),
-      "image/svg+xml": this.toSVG(),
+      "image/svg+xml": svg,
+      ...(png ? { "image/png": png } : {}),
       "text/plain": this.toString(),
     });
     if (shown) libraryLoaded = true;
@@ -225,12 +232,12 @@ export class LiveLoss {
     if (!this.shown || now - this.last >= (this.options.intervalMs ?? 250)) this.draw(now);
   }
 
-  /** Draw the final state. */
+  /** Draw the final state (with a PNG copy, for untrusted notebooks). */
   done(): void {
-    this.draw(Date.now());
+    this.draw(Date.now(), true);
   }
 
-  private draw(now: number): void {
+  private draw(now: number, final = false): void {
     this.last = now;
     const n = this.steps.length;
     const text = n ? `step ${this.steps[n - 1]}: loss ${this.losses[n - 1].toPrecision(5)}` : "no steps yet";
@@ -241,7 +248,8 @@ export class LiveLoss {
       yLabel: this.options.yLabel ?? "loss",
       height: this.options.height ?? 300,
     });
-    display({ "image/svg+xml": svg, "text/plain": text }, { displayId: this.id, update: this.shown });
+    const png = final ? svgToPngBase64(svg) : null;
+    display({ "image/svg+xml": svg, ...(png ? { "image/png": png } : {}), "text/plain": text }, { displayId: this.id, update: this.shown });
     this.shown = true;
   }
 }
