@@ -88,7 +88,7 @@ describe("figures in a real kernel", () => {
     expect(second.data["image/png"].length).toBeGreaterThan(1000);
     expect(second.data["text/html"]).toContain('"name":"fit"');
     // one bundle for every front end: Plotly JSON and a static picture beside the HTML
-    expect(Object.keys(second.data).sort()).toEqual(["application/vnd.plotly.v1+json", "image/svg+xml", "text/html", "text/plain"]);
+    expect(Object.keys(second.data).sort()).toEqual(["application/vnd.plotly.v1+json", "image/png", "image/svg+xml", "text/html", "text/plain"]);
     const json = second.data["application/vnd.plotly.v1+json"] as unknown as { data: Array<{ name?: string }> };
     expect(json.data.map((t) => t.name)).toEqual(["data", "fit"]);
     expect(second.data["image/svg+xml"]).toContain("<svg");
