@@ -140,7 +140,7 @@ export const pow = (a: TensorLike, b: TensorLike): Tensor => {
     b,
     // torch's conventions at a zero base: no gradient where b = 0 (for a) or where a = 0 and b >= 0 (for b)
     (g, a, b) => where(compare("eq", b, 0), 0, mul(g, mul(b, pow(a, sub(b, 1))))),
-    (g, a, b, out) => where(compare("eq", a, 0), 0, mul(g, mul(out, log(a)))),
+    (g, a, _b, out) => where(compare("eq", a, 0), 0, mul(g, mul(out, log(a)))),
     floatOf(a, b),
   );
 };

@@ -200,7 +200,8 @@ export const cpuBackend: Backend = {
   },
 
   reduce(op: ReduceOp, x, shape, axes) {
-    if (axes.every((a, i) => a === shape.length - axes.length + i)) {
+    const red = axes.slice().sort((p, q) => p - q);
+    if (red.every((a, i) => a === shape.length - red.length + i)) {
       // reduced axes trailing: rows of contiguous values, one compiled loop per op and dtype
       const outType: DType = x.dtype === "bool" ? "int32" : x.dtype;
       const R = sizeOf(axes.map((a) => shape[a]));
@@ -213,36 +214,26 @@ export const cpuBackend: Backend = {
     const out = allocate(x.dtype === "bool" ? "int32" : x.dtype, sizeOf(outShape));
     const init = op === "sum" ? 0 : op === "max" ? -Infinity : Infinity;
     const strides = shape.map((_, i) => sizeOf(shape.slice(i + 1)));
+    // Reduced axes elsewhere: odometers over the kept and the reduced axes.
     const kept = shape.map((_, i) => i).filter((i) => !axes.includes(i));
-    const red = axes.slice().sort((p, q) => p - q);
     const redSize = sizeOf(red.map((i) => shape[i]));
-    // Trailing reduced axes form one contiguous run: the fast common case.
-    const trailing = red.every((a, i) => a === shape.length - red.length + i);
     const keptIdx = new Array(kept.length).fill(0);
     const redIdx = new Array(red.length).fill(0);
     let base = 0;
     for (let o = 0; o < out.length; o++) {
       let acc = init;
-      if (trailing) {
-        for (let j = base; j < base + redSize; j++) {
-          const v = src[j];
-          if (op === "sum") acc += v;
-          else if (op === "max" ? v > acc || v !== v : v < acc || v !== v) acc = v;
-        }
-      } else {
-        let p = base;
-        redIdx.fill(0);
-        for (let j = 0; j < redSize; j++) {
-          const v = src[p];
-          if (op === "sum") acc += v;
-          else if (op === "max" ? v > acc || v !== v : v < acc || v !== v) acc = v;
-          for (let d = red.length - 1; d >= 0; d--) {
-            redIdx[d]++;
-            p += strides[red[d]];
-            if (redIdx[d] < shape[red[d]]) break;
-            p -= strides[red[d]] * shape[red[d]];
-            redIdx[d] = 0;
-          }
+      let p = base;
+      redIdx.fill(0);
+      for (let j = 0; j < redSize; j++) {
+        const v = src[p];
+        if (op === "sum") acc += v;
+        else if (op === "max" ? v > acc || v !== v : v < acc || v !== v) acc = v;
+        for (let d = red.length - 1; d >= 0; d--) {
+          redIdx[d]++;
+          p += strides[red[d]];
+          if (redIdx[d] < shape[red[d]]) break;
+          p -= strides[red[d]] * shape[red[d]];
+          redIdx[d] = 0;
         }
       }
       out[o] = acc;
