@@ -372,6 +372,31 @@ export function flush(): void {
   }
 }
 
+/**
+ * mapAsync, but never a silent hang: once seen in CI (lavapipe), a read's map
+ * never resolved. Every few seconds an empty submit nudges the queue; after a
+ * minute the read fails with a clear error instead of waiting forever.
+ */
+async function mapWithWatchdog(s: State, staging: GPUBuffer): Promise<void> {
+  const mapped = staging.mapAsync(GPUMapMode.READ);
+  let done = false;
+  void mapped.then(
+    () => (done = true),
+    () => (done = true),
+  );
+  for (let waited = 0; !done; waited += 2) {
+    if (waited >= 60) {
+      staging.destroy();
+      throw new Error("webgpu: reading a result from the GPU did not finish within 60 s (the device may be lost or hung)");
+    }
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([mapped.catch(() => undefined), new Promise((r) => (timer = setTimeout(r, 2000)))]);
+    clearTimeout(timer);
+    if (!done) s.device.queue.submit([s.device.createCommandEncoder().finish()]);
+  }
+  await mapped;
+}
+
 /** Workgroup counts for `n` threads of WG each, folded into 2-D past the 65535 limit. */
 function groupsFor(workgroups: number): [number, number, number] {
   if (workgroups <= 65535) return [Math.max(1, workgroups), 1, 1];
@@ -410,7 +435,7 @@ export const webgpuBackend: Backend = {
     const enc = s.device.createCommandEncoder();
     enc.copyBufferToBuffer(st.buffer, 0, staging, 0, bytes);
     s.device.queue.submit([enc.finish()]);
-    await staging.mapAsync(GPUMapMode.READ);
+    await mapWithWatchdog(s, staging);
     if (s.error) {
       staging.destroy();
       const error = s.error;
