@@ -1,5 +1,7 @@
 export { Variable, add, sub, mul, div, sum, lift, topologicalOrder } from "./scalar/variable";
 export type { Scalar } from "./scalar/variable";
+export { Dual, derivative, jacobianForward, jacobianReverse } from "./scalar/dual";
+export type { DualLike, Differentiable, JacobianResult } from "./scalar/dual";
 export { Random, seededRandom } from "./random";
 export { plot, Figure, LiveLoss, resetPlotly } from "./plot";
 export { drawGraph, graphSVG, graphDot } from "./plot/graph";

@@ -100,6 +100,12 @@ export class Variable {
       return [Math.log(a), 1 / a];
     });
   }
+  sin(): Variable {
+    return unary("sin", this, (a) => [Math.sin(a), Math.cos(a)]);
+  }
+  cos(): Variable {
+    return unary("cos", this, (a) => [Math.cos(a), -Math.sin(a)]);
+  }
   tanh(): Variable {
     return unary("tanh", this, (a) => {
       const t = Math.tanh(a);
