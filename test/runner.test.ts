@@ -59,6 +59,18 @@ describe("notebook runner on fixture notebooks (real tslab kernel)", () => {
     expect(nb.cells[3].outputs).toEqual([]);
   });
 
+  it("keepGoing runs the cells after a failure and still fails the notebook", async () => {
+    const log: string[] = [];
+    const r = await runNotebook(path.join(fixtures, "throwing.ipynb"), { keepGoing: true, writeDir: outDir + "-keep", log: (l) => log.push(l) });
+    expect(r.passed).toBe(false);
+    expect(r.failures).toHaveLength(1);
+    expect(r.failure).toMatchObject({ cell: 3, reason: "error" });
+    expect(r.executed).toBe(3);
+    const nb = JSON.parse(readFileSync(path.join(outDir + "-keep", "throwing.ipynb"), "utf8"));
+    expect(nb.cells[3].outputs).toEqual([{ output_type: "stream", name: "stdout", text: "never runs\n" }]);
+    expect(log.join("\n")).toContain("cell 3 (code cell 2) failed");
+  }, 60_000);
+
   it("reports a type error", () => {
     const r = results["type-error"];
     expect(r.passed).toBe(false);

@@ -3,6 +3,8 @@ export type { Scalar } from "./scalar/variable";
 export { Dual, derivative, jacobianForward, jacobianReverse } from "./scalar/dual";
 export type { DualLike, Differentiable, JacobianResult } from "./scalar/dual";
 export { Random, seededRandom } from "./random";
+export { check, checkThat, CheckFailure } from "./lesson/check";
+export type { CheckOptions } from "./lesson/check";
 export { plot, Figure, LiveLoss, resetPlotly } from "./plot";
 export { drawGraph, graphSVG, graphDot } from "./plot/graph";
 export type { GraphOptions } from "./plot/graph";

@@ -14,6 +14,8 @@ Options:
   --timeout SEC          per-cell limit (default 120); interrupt, then kill
   --startup-timeout SEC  kernel start limit (default 60)
   --write DIR            save the executed notebooks into DIR
+  --keep-going           run every cell even after one fails, and report
+                         each failing cell (the notebook still fails)
   -h, --help             this text
 
 Ends with "N passed, N failed" (notebooks); exits 1 if any failed.`;
@@ -47,6 +49,7 @@ async function main(): Promise<number> {
         timeout: { type: "string" },
         "startup-timeout": { type: "string" },
         write: { type: "string" },
+        "keep-going": { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -77,7 +80,7 @@ async function main(): Promise<number> {
     console.error(`kernel-lib-run: no .ipynb files in ${args.positionals.join(", ")}`);
     return 2;
   }
-  const results = await runNotebooks(notebooks, { cellTimeoutMs, startupTimeoutMs, writeDir: args.values.write });
+  const results = await runNotebooks(notebooks, { cellTimeoutMs, startupTimeoutMs, writeDir: args.values.write, keepGoing: args.values["keep-going"] });
   return results.every((r) => r.passed) ? 0 : 1;
 }
 

@@ -9,6 +9,11 @@ export interface RunOptions {
   interruptGraceMs?: number;
   /** Save each executed notebook into this folder, under its own file name. */
   writeDir?: string;
+  /**
+   * Run every cell even after one fails (the kernel's state goes on from
+   * there), so one run reports every failing cell. The notebook still fails.
+   */
+  keepGoing?: boolean;
   /** Progress lines; defaults to stdout. Pass `() => {}` for silence. */
   log?: (line: string) => void;
 }
@@ -28,7 +33,10 @@ export interface CellFailure {
 export interface NotebookResult {
   path: string;
   passed: boolean;
+  /** The first failing cell. */
   failure: CellFailure | null;
+  /** Every failing cell: just the first unless `keepGoing` was set. */
+  failures: CellFailure[];
   /** Code cells executed. */
   executed: number;
   skipped: number;
@@ -83,7 +91,8 @@ export function describeFailure(nbPath: string, f: CellFailure): string {
 
 /**
  * Execute every code cell of a notebook in a fresh tslab kernel and record
- * the outputs in nbformat 4. The first failing cell ends the run.
+ * the outputs in nbformat 4. The first failing cell ends the run, unless
+ * `keepGoing` is set.
  */
 export async function runNotebook(nbPath: string, options: RunOptions = {}): Promise<NotebookResult> {
   const log = options.log ?? ((line: string) => process.stdout.write(line + "\n"));
@@ -95,10 +104,11 @@ export async function runNotebook(nbPath: string, options: RunOptions = {}): Pro
   const codeCells = nb.cells.filter((c) => c.cell_type === "code").length;
   log(`▶ ${nbPath} (${codeCells} code cells)`);
 
-  const result: NotebookResult = { path: nbPath, passed: true, failure: null, executed: 0, skipped: 0, ms: 0, written: null };
+  const result: NotebookResult = { path: nbPath, passed: true, failure: null, failures: [], executed: 0, skipped: 0, ms: 0, written: null };
   const fail = (failure: CellFailure) => {
     result.passed = false;
-    result.failure = failure;
+    result.failure ??= failure;
+    result.failures.push(failure);
   };
 
   let kernel: Kernel | null = null;
@@ -121,7 +131,7 @@ export async function runNotebook(nbPath: string, options: RunOptions = {}): Pro
     const source = sourceText(cell);
     const label = `  [${String(codeIndex).padStart(String(codeCells).length)}/${codeCells}]`;
     const head = source.split("\n").find((l) => l.trim() !== "")?.trim().slice(0, 60) ?? "";
-    if (result.failure) {
+    if (result.failure && !(options.keepGoing && kernel.alive)) {
       cell.outputs = [];
       cell.execution_count = null;
       continue;
@@ -144,10 +154,10 @@ export async function runNotebook(nbPath: string, options: RunOptions = {}): Pro
       message,
     });
     let ok = r.status === "ok";
+    // tslab answers requests that arrive within 200 ms of an error with "abort".
+    if (r.status === "error" && (expectError || options.keepGoing)) await new Promise((res) => setTimeout(res, 300));
     if (r.status === "error" && expectError) {
       ok = true;
-      // tslab answers requests that arrive within 200 ms of an error with "abort".
-      await new Promise((res) => setTimeout(res, 300));
     } else if (r.status === "ok" && expectError) {
       fail(failure("no-error", "expected an error (tag raises-exception), but the cell succeeded"));
       ok = false;
@@ -170,7 +180,7 @@ export async function runNotebook(nbPath: string, options: RunOptions = {}): Pro
     result.written = path.join(options.writeDir, path.basename(nbPath));
     writeFileSync(result.written, JSON.stringify(nb, null, 1) + "\n");
   }
-  if (result.failure) log(describeFailure(nbPath, result.failure));
+  for (const f of result.failures) log(describeFailure(nbPath, f));
   log(`${result.passed ? "PASS" : "FAIL"} ${nbPath} (${result.executed} cells run, ${result.skipped} skipped, ${(result.ms / 1000).toFixed(1)} s)`);
   return result;
 }

@@ -13,13 +13,14 @@ export async function runNotebooks(paths: string[], options: RunOptions = {}): P
     } catch (e) {
       // An unreadable notebook fails on its own; the others still run.
       log(`FAIL ${p}: ${(e as Error).message}`);
-      results.push({ path: p, passed: false, failure: { cell: 0, codeCell: 0, source: "", reason: "error", message: (e as Error).message }, executed: 0, skipped: 0, ms: 0, written: null });
+      const failure = { cell: 0, codeCell: 0, source: "", reason: "error" as const, message: (e as Error).message };
+      results.push({ path: p, passed: false, failure, failures: [failure], executed: 0, skipped: 0, ms: 0, written: null });
     }
   }
   const failed = results.filter((r) => !r.passed);
   if (failed.length > 0 && results.length > 1) {
     log("\nFailures:");
-    for (const r of failed) if (r.failure) log(describeFailure(r.path, r.failure));
+    for (const r of failed) for (const f of r.failures) log(describeFailure(r.path, f));
   }
   log(`${results.length - failed.length} passed, ${failed.length} failed`);
   return results;
