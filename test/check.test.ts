@@ -55,7 +55,7 @@ describe("lesson checks", () => {
     expect(failure(() => check("x", () => "1", 1))).toBe('✗ x: expected a number, got "1".');
     expect(failure(() => check("tol", 1.001, 1))).toBe("✗ tol: expected 1, got 1.001.");
     expect(failure(() => check("close", -1.8845079, -1.8845237))).toBe("✗ close: expected -1.88452, got -1.88451.");
-    expect(failure(() => check("closer", -1.8845201, -1.8845209, { tol: 1e-9 }))).toBe("✗ closer: expected -1.8845209, got -1.8845201.");
+    expect(failure(() => check("closer", -1.8845201, -1.8845209, { tol: 1e-9 }))).toBe("✗ closer: expected -1.884521, got -1.88452.");
   });
 
   it("an exception in the student's code is reported with the hint, not as a crash", () => {
