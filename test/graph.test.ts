@@ -31,7 +31,24 @@ describe("computational-graph drawings", () => {
     expect(svg.match(/class="node"/g)).toHaveLength(5);
   });
 
+  it("draw a lesson's own engine, with the local gradients it stored on the edges", () => {
+    // The shape of lesson 03's Value: children and local gradients, no op names.
+    class Value {
+      grad = 0;
+      constructor(public data: number, public children: Value[] = [], public localGrads: number[] = [], public label = "") {}
+    }
+    const w = new Value(0, [], [], "w");
+    const z = new Value(0, [w], [1], "z");
+    const e = new Value(-2, [z, new Value(-2, [], [], "-y")], [1, 1], "e");
+    const sq = new Value(-2, [e, e], [-2, -2], "e*e"); // a node used twice
+    const dot = graphDot(sq, { parameters: [w] });
+    expect(dot).toContain("<b>w</b><br/>data 0<br/>grad 0");
+    expect(dot).toMatch(/ -> n\d+ \[label=<local -2, -2>/); // both uses of e, one edge
+    expect(dot.match(/label=<local 1>/g)).toHaveLength(3);
+    expect(dot.match(/ -> /g)).toHaveLength(4);
+  });
+
   it("rejects other values", () => {
-    expect(() => graphDot({})).toThrow("drawGraph: expected a Variable or a Tensor");
+    expect(() => graphDot({})).toThrow("drawGraph: expected a Variable, a Tensor, or a node with numeric `data`");
   });
 });

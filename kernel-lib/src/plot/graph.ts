@@ -4,18 +4,26 @@ import { svgToPngBase64 } from "./png";
 /**
  * Computational-graph drawings: Graphviz (compiled to WebAssembly, the
  * @viz-js/viz package; no system binary) lays out an SVG. Works from the
- * public shape of the graphs only: a scalar Variable's `inputs`, or a
- * tensor's `gradFn` chain.
+ * public shape of the graphs only: a scalar node's inputs, or a tensor's
+ * `gradFn` chain.
  */
 
-/** What a scalar node exposes (kernel-lib's Variable). */
+/**
+ * What a scalar node exposes: kernel-lib's Variable, or a lesson's own Value
+ * class. Its inputs are `inputs` or `children`; an engine that stores local
+ * gradients at forward time (`localGrads`, one per child) gets them drawn on
+ * the edges.
+ */
 interface ScalarNode {
   data: number;
   grad: number;
-  op: string;
-  label: string;
-  inputs: ScalarNode[];
+  op?: string;
+  label?: string;
+  inputs?: ScalarNode[];
+  children?: ScalarNode[];
+  localGrads?: number[];
 }
+const inputsOf = (v: ScalarNode): ScalarNode[] => [...new Set(v.inputs ?? v.children ?? [])];
 
 /** What a tensor exposes. */
 interface TensorNode {
@@ -50,7 +58,8 @@ const fmt = (v: number) => (Number.isInteger(v) ? String(v) : Number(v.toPrecisi
 const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 
 function isScalar(x: object): x is ScalarNode {
-  return typeof (x as ScalarNode).data === "number" && Array.isArray((x as ScalarNode).inputs);
+  const v = x as ScalarNode;
+  return typeof v.data === "number" && (Array.isArray(v.inputs) || Array.isArray(v.children));
 }
 function isTensor(x: object): x is TensorNode {
   return Array.isArray((x as TensorNode).shape) && "gradFn" in x;
@@ -68,7 +77,8 @@ export function graphDot(root: object, options: GraphOptions = {}): string {
   const lines: string[] = [];
   const node = (o: object, label: string, fill: string, shape = "box") =>
     lines.push(`  ${id(o)} [label=<${label}>, shape=${shape}, style="rounded,filled", fillcolor="${fill}"];`);
-  const edge = (from: object, to: object) => lines.push(`  ${id(from)} -> ${id(to)};`);
+  const edge = (from: object, to: object, label?: string) =>
+    lines.push(`  ${id(from)} -> ${id(to)}${label ? ` [label=<${label}>, fontsize=10, fontcolor="#1f5fa8"]` : ""};`);
   const seen = new Set<object>();
   const stack: object[] = [];
 
@@ -78,13 +88,18 @@ export function graphDot(root: object, options: GraphOptions = {}): string {
       const v = stack.pop() as ScalarNode;
       if (seen.has(v)) continue;
       seen.add(v);
-      const leaf = v.inputs.length === 0;
+      const inputs = inputsOf(v);
+      const leaf = inputs.length === 0;
       const role = v === root ? "output" : leaf ? (params.has(v) ? "parameter" : "data") : "intermediate";
-      const name = options.names?.get(v) ?? v.label;
-      const title = [name, leaf ? "" : v.op].filter(Boolean).join(" = ") || (leaf ? "constant" : v.op);
+      const name = options.names?.get(v) ?? v.label ?? "";
+      const op = v.op ?? "";
+      const title = [name, leaf ? "" : op].filter(Boolean).join(" = ") || (leaf ? "constant" : op || "node");
       node(v, `<b>${esc(title)}</b><br/>data ${esc(fmt(v.data))}<br/>grad ${esc(fmt(v.grad))}`, COLOURS[role]);
-      for (const input of v.inputs) {
-        edge(input, v);
+      const children = v.inputs ?? v.children ?? [];
+      for (const input of inputs) {
+        // The local gradient(s) d(v)/d(input): a child used twice shows both.
+        const locals = v.localGrads ? children.flatMap((c, i) => (c === input && typeof v.localGrads![i] === "number" ? [fmt(v.localGrads![i])] : [])) : [];
+        edge(input, v, locals.length ? `local ${esc(locals.join(", "))}` : undefined);
         stack.push(input);
       }
     }
@@ -115,7 +130,7 @@ export function graphDot(root: object, options: GraphOptions = {}): string {
       }
     }
   } else {
-    throw new TypeError("drawGraph: expected a Variable or a Tensor");
+    throw new TypeError("drawGraph: expected a Variable, a Tensor, or a node with numeric `data`, `grad` and an `inputs` or `children` array");
   }
   return `digraph G {\n  rankdir=${options.direction ?? "LR"};\n  node [fontname="Helvetica", fontsize=11];\n  edge [color="#555555"];\n${lines.join("\n")}\n}`;
 }
