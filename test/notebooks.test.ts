@@ -60,6 +60,15 @@ describe("lessons execute through the tslab kernel", () => {
       const r = await runNotebook(path.join(dir, name), { cellTimeoutMs: 120_000, writeDir: out, log: (l) => lines.push(l) });
       expect(r.passed, lines.join("\n")).toBe(true);
       const text = outputText(r.written!);
+      // With its solutions in, every check cell of a lesson says "✓".
+      const cells = JSON.parse(readFileSync(r.written!, "utf8")).cells as Array<{ source: string | string[]; outputs?: Array<{ text?: string }> }>;
+      for (const cell of cells) {
+        const src = Array.isArray(cell.source) ? cell.source.join("") : cell.source;
+        if (!/\bcheck(That)?\(/.test(src)) continue;
+        const said = (cell.outputs ?? []).map((o) => o.text ?? "").join("");
+        expect(said, `a check cell of ${name} did not pass:\n${src}`).toMatch(/^✓ /m);
+        expect(said).not.toContain("✗");
+      }
       if (name.startsWith("01-")) expect(statSync(r.written!).size).toBeLessThan(6_000_000); // plotly.js travels once
       expect(expected[name], `list the values ${name} must print in test/notebooks.test.ts`).toBeDefined();
       const wants = [...expected[name]];

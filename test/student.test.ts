@@ -1,0 +1,94 @@
+import { describe, expect, it } from "vitest";
+import { execFileSync } from "node:child_process";
+import { readFileSync, readdirSync } from "node:fs";
+import * as path from "node:path";
+import { runNotebook, type NotebookResult } from "kernel-lib/runner";
+// @ts-expect-error: a plain .mjs script without type declarations
+import { restoreSolutions, stubSource, studentVersion, writeStudentVersions } from "../scripts/student.mjs";
+
+// Each lesson is written once; the student version replaces its solutions with
+// TODO stubs. A student running it must meet only friendly messages: an open
+// TODO, or a check that says what is wrong. The generated files live inside the
+// repository so that tslab finds kernel-lib in node_modules.
+const root = path.join(__dirname, "..");
+const lessonsDir = path.join(root, "notebooks");
+const outDir = path.join(root, "test-output", "student");
+
+interface Cell {
+  cell_type: string;
+  id: string;
+  source: string | string[];
+  metadata: { tags?: string[] };
+}
+const text = (c: Cell) => (Array.isArray(c.source) ? c.source.join("") : c.source);
+const read = (p: string) => JSON.parse(readFileSync(p, "utf8")) as { cells: Cell[] };
+const isCheck = (c: Cell) => c.cell_type === "code" && /\bcheck(That)?\(/.test(text(c));
+
+describe("student versions", () => {
+  const written: string[] = writeStudentVersions(lessonsDir, outDir);
+  const names = written.map((f) => path.basename(f));
+
+  it("every lesson with exercises (01, 02, 03) gets one, and each has check cells", () => {
+    for (const n of ["01-"]) expect(names.some((f) => f.startsWith(n)), `no student version of lesson ${n}`).toBe(true);
+    for (const f of written) expect(read(f).cells.filter(isCheck).length, f).toBeGreaterThan(0);
+  });
+
+  it("are valid nbformat 4 (Jupyter's own validator)", () => {
+    const script = "import sys, nbformat\nfor p in sys.argv[1:]: nbformat.validate(nbformat.read(p, 4))\nprint('ok')";
+    expect(execFileSync("/usr/bin/python3", ["-c", script, ...written], { encoding: "utf8" }).trim()).toBe("ok");
+  });
+
+  it("contain no line of any solution, and give the lesson back when the solutions are put back", () => {
+    for (const f of written) {
+      const lesson = read(path.join(lessonsDir, path.basename(f)));
+      const student = read(f);
+      for (const cell of lesson.cells.filter((c) => c.metadata.tags?.includes("solution"))) {
+        const stub = text(student.cells.find((c) => c.id === cell.id)!);
+        const inside = text(cell).split(/\/\/ BEGIN SOLUTION.*\n/).slice(1).map((s) => s.split(/\n\s*\/\/ END SOLUTION/)[0]);
+        expect(inside.length, `${f} ${cell.id}`).toBeGreaterThan(0);
+        for (const line of inside.join("\n").split("\n").map((l) => l.trim()).filter((l) => l.length > 12)) {
+          expect(stub, `${path.basename(f)} ${cell.id} leaks its solution`).not.toContain(line);
+        }
+        expect(stub).toMatch(/\/\/ TODO: .+\n\s*throw new Error\("TODO: /);
+      }
+      expect(restoreSolutions(student, lesson)).toEqual(lesson);
+    }
+  });
+
+  describe("run through the tslab kernel with the TODOs open", () => {
+    for (const file of written) {
+      const name = path.basename(file);
+      it(name, async () => {
+        const r: NotebookResult = await runNotebook(file, { keepGoing: true, cellTimeoutMs: 120_000, log: () => {} });
+        const student = read(file);
+        const code = student.cells.filter((c) => c.cell_type === "code");
+        const failed = new Map(r.failures.map((f) => [f.codeCell, f]));
+        // Every check cell fails, in plain words.
+        code.forEach((c, i) => {
+          if (!isCheck(c)) return;
+          const f = failed.get(i + 1);
+          expect(f, `${name}: check cell ${i + 1} passed with its TODO open:\n${text(c)}`).toBeDefined();
+          expect(f!.message.trim(), `${name}: check cell ${i + 1}`).toMatch(/^✗ /);
+        });
+        // Anything else fails only at an open TODO, or because a cell before it did
+        // (tslab forgets the declarations of a cell that threw).
+        for (const f of r.failures) {
+          expect(f.message, `${name}: cell ${f.cell} fails with something other than a TODO or a check`).toMatch(/Error: TODO: |^\s*✗ |Cannot find name '/);
+        }
+        // What "Run all" stops at: the first failure is a TODO or a check, never a cascade.
+        expect(r.failures[0].message).toMatch(/Error: TODO: |^\s*✗ /);
+      }, 300_000);
+    }
+  });
+
+  it("the generator refuses lessons whose solutions would leak or not be replaced", () => {
+    const nb = (source: string, tags: string[] = []) => ({ nbformat: 4, metadata: {}, cells: [{ cell_type: "code", id: "c1", metadata: { tags }, source, outputs: [] }] });
+    expect(() => studentVersion(nb("// BEGIN SOLUTION\nx\n// END SOLUTION"), "l.ipynb")).toThrow("l.ipynb, cell 1 (c1): has solution markers but no `solution` tag");
+    expect(() => studentVersion(nb("x = 1", ["solution"]), "l.ipynb")).toThrow("is tagged solution but has no // BEGIN SOLUTION");
+    expect(() => stubSource("// BEGIN SOLUTION\nx", "w")).toThrow("w: the solution opened on line 1 is never closed (// END SOLUTION)");
+    expect(() => stubSource("x\n// END SOLUTION", "w")).toThrow("w: line 2 closes a solution that was never opened");
+    expect(stubSource("function f(): number {\n  // BEGIN SOLUTION: return two\n  return 2;\n  // END SOLUTION\n}", "w")).toBe(
+      'function f(): number {\n  // TODO: return two\n  throw new Error("TODO: return two");\n}',
+    );
+  });
+});
