@@ -30,6 +30,20 @@ const expected: Record<string, Array<string | RegExp>> = {
     /deviceModel on (webgpu|cpu): w0 = -3\.1423, w1 = 5\.2518/,
   ],
   "05-webgpu.ipynb": ["[ [ 71, 101 ], [ 151, 221 ] ]", "544\n", "test accuracy: 99.0 %", "live GPU buffers: 0"],
+  "03-backprop-from-scratch.ipynb": [
+    "z = 0\ne = -2\nL = 4\n", // the forward pass by hand at w = 0
+    "dz/dw = 1\nde/dz = 1\ndL/de = -4\n", // the local gradients
+    "dL/dL = 1\ndL/de = -4\ndL/dz = -4\ndL/dw = -4\n", // the backward chain
+    "w after one step = 0.4\n", // one gradient-descent step with alpha = 0.1
+    "L = 4\nw.grad = dL/dw = -4\n", // the same from the Value engine
+    "topological order: [w, x, z, y, -1, -y, e, L]",
+    "dL/da = 7", // a node used twice: 2a + 3 at a = 2
+    "with = instead of +=: dL/da = 4",
+    "after 50 steps: w = 2.0000",
+    "computational graph with 8 nodes",
+    "Result: y = 2.00x + 0.00",
+    "computational graph with 22 nodes",
+  ],
   "04-autograd-tensor-api.ipynb": [
     "tensor([0., 1., 2., 3.])",
     "null\n",
