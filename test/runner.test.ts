@@ -82,7 +82,7 @@ describe("notebook runner on fixture notebooks (real tslab kernel)", () => {
     const r = results.hangs;
     expect(r.passed).toBe(false);
     expect(r.failure).toMatchObject({ cell: 3, reason: "timeout" });
-    expect(r.failure!.message).toMatch(/no result within 4 s/);
+    expect(r.failure!.message).toMatch(/no result within 4 s; interrupted/); // it did start the cell
     expect(r.ms).toBeLessThan(60_000);
   });
 

@@ -19,6 +19,8 @@ export interface ExecuteResult {
   /** Everything the cell wrote to stderr and any error output, as text. */
   errorText: string;
   ms: number;
+  /** Whether the kernel began the cell (it announced "busy" for it). */
+  started: boolean;
 }
 
 export interface KernelOptions {
@@ -52,6 +54,8 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 interface Pending {
   outputs: Output[];
   reply: Message | null;
+  /** The kernel said it was busy with this request: it received it. */
+  started: boolean;
   idle: boolean;
   done: () => void;
 }
@@ -169,7 +173,7 @@ export class Kernel {
   private track(msgId: string): { state: Pending; promise: Promise<void> } {
     let done!: () => void;
     const promise = new Promise<void>((r) => (done = r));
-    const state: Pending = { outputs: [], reply: null, idle: false, done };
+    const state: Pending = { outputs: [], reply: null, started: false, idle: false, done };
     this.pending.set(msgId, state);
     if (!this.alive) done();
     return { state, promise };
@@ -210,6 +214,7 @@ export class Kernel {
     if (!p) return;
     switch (type) {
       case "status":
+        if (c.execution_state === "busy") p.started = true;
         if (c.execution_state === "idle") {
           p.idle = true;
           if (p.reply) p.done();
@@ -266,6 +271,7 @@ export class Kernel {
         executionCount: reply?.execution_count ?? null,
         errorText: errorText(state.outputs),
         ms: Date.now() - start,
+        started: state.started,
       };
     };
     if (!this.alive) return finish("died");
