@@ -78,6 +78,30 @@ function buildNodeMirror(dist: string, staging: string): void {
   );
 }
 
+describe("the bootstrap one-liner", () => {
+  const oneLiner =
+    "curl -fsSL https://raw.githubusercontent.com/autodiff-notebook-kit/autodiff-notebook-kit/HEAD/scripts/bootstrap-hosted.sh | bash";
+
+  it("is the same in the README, the script's header and the companion notebook", () => {
+    const readme = readFileSync(path.join(repoRoot, "README.md"), "utf8");
+    expect(readme).toContain("## Hosted sessions (Colab-like)");
+    expect(readme).toContain("```sh\n" + oneLiner + "\n```");
+    expect(readFileSync(script, "utf8")).toContain(`#   ${oneLiner}\n`);
+    expect(statSync(script).mode & 0o111).not.toBe(0);
+
+    const nbPath = path.join(repoRoot, "scripts", "bootstrap-hosted.ipynb");
+    const nb = JSON.parse(readFileSync(nbPath, "utf8"));
+    expect(nb.metadata.kernelspec.name).toBe("python3"); // runs before tslab exists
+    const code = nb.cells.filter((c: { cell_type: string }) => c.cell_type === "code");
+    expect(code).toHaveLength(1);
+    expect([code[0].source].flat().join("")).toBe(`!${oneLiner}`);
+    if (existsSync("/usr/bin/python3")) {
+      const v = spawnSync("/usr/bin/python3", ["-c", "import sys, nbformat; nbformat.validate(nbformat.read(sys.argv[1], as_version=4))", nbPath], { encoding: "utf8" });
+      expect(v.status, v.stderr).toBe(0);
+    }
+  });
+});
+
 describe.skipIf(!supported || (!haveJupyter && process.env.CI !== "true"))("scripts/bootstrap-hosted.sh in a fresh hosted session", () => {
   let tmp: string;
   let home: string;
