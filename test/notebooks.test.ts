@@ -30,6 +30,31 @@ const expected: Record<string, Array<string | RegExp>> = {
     /deviceModel on (webgpu|cpu): w0 = -3\.1423, w1 = 5\.2518/,
   ],
   "05-webgpu.ipynb": ["[ [ 71, 101 ], [ 151, 221 ] ]", "544\n", "test accuracy: 99.0 %", "live GPU buffers: 0"],
+  "02-automatic-differentiation-in-depth.ipynb": [
+    "Symbolic derivative:  -1.88452087\nNumerical derivative: -1.88452087\nDifference: 3.43e-11", // sin(x²) at 1.5
+    "Automatic, forward mode:  -1.88452087",
+    "Automatic, reverse mode:  -1.88452087",
+    "Numerical: 2,000,000 evaluations",
+    "Speedup:   1,000,000x",
+    "∂f/∂x1 = 21.000000 (should be 21)", // f = (x1 + x2)(x1 x2) at (2, 3)
+    "∂f/∂x2 = 16.000000 (should be 16)",
+    "f = 30, ∂f/∂x1 = 21, ∂f/∂x2 = 16",
+    "computational graph with 5 nodes",
+    "∂z/∂x = 7 (should be y + 2x = 7)", // z = xy + x² at (2, 3), our Value
+    "∂z/∂y = 2 (should be x = 2)",
+    "forward mode: z = 10, gradient [7, 2], 2 passes\nreverse mode: z = 10, gradient [7, 2], 1 pass",
+    "lossLike: R^3 → R^1, at x = [1, 2, 3]\n  forward mode: 3 passes   reverse mode: 1 pass",
+    "curve: R^1 → R^3, at x = [0.5]\n  forward mode: 1 pass   reverse mode: 3 passes",
+    "z = 10\n∂z/∂x = 7 (should be 7)\n∂z/∂y = 2 (should be 2)", // the same with tensors
+    "W1 gradient shape: [10, 5]\nW2 gradient shape: [5, 1]",
+    "After first backward: grad = 4\nAfter second backward (accumulated!): grad = 8\nAfter zeroing and backward: grad = 4",
+    "x.grad = 4 (only the direct path through x", // detach
+    "add_: in-place changes to a tensor inside the graph are not supported; use the out-of-place op instead",
+    "ExpBackward: a tensor of shape [1] that this gradient needs was modified by an in-place operation",
+    "a.grad = 64 (should be 2·d·(b + 1) = 64)\nb.grad = 32 (should be 2·d·a = 32)",
+    "✓ softmaxJacobian([1, 2, 3]) agrees with s_i(δ_ij - s_j) to within 1e-12",
+    "accuracy: 100%",
+  ],
   "03-backprop-from-scratch.ipynb": [
     "z = 0\ne = -2\nL = 4\n", // the forward pass by hand at w = 0
     "dz/dw = 1\nde/dz = 1\ndL/de = -4\n", // the local gradients
