@@ -29,7 +29,7 @@ describe("student versions", () => {
   const names = written.map((f) => path.basename(f));
 
   it("every lesson with exercises (01, 02, 03) gets one, and each has check cells", () => {
-    for (const n of ["01-"]) expect(names.some((f) => f.startsWith(n)), `no student version of lesson ${n}`).toBe(true);
+    for (const n of ["01-", "02-", "03-"]) expect(names.some((f) => f.startsWith(n)), `no student version of lesson ${n}`).toBe(true);
     for (const f of written) expect(read(f).cells.filter(isCheck).length, f).toBeGreaterThan(0);
   });
 

@@ -19,6 +19,9 @@ import {
   mseLoss,
   nn,
   optim,
+  relu,
+  sigmoid,
+  tanh,
 } from "kernel-lib";
 
 describe("creation", () => {
@@ -67,6 +70,13 @@ describe("creation", () => {
 });
 
 describe("values", () => {
+  it("activations as free functions, like torch.relu", () => {
+    const t = tensor([-2, -0.5, 0, 0.5, 2]);
+    expect(relu(t).toArray()).toEqual([0, 0, 0, 0.5, 2]);
+    expect(sigmoid(t).toArray()).toEqual(t.sigmoid().toArray());
+    expect(tanh(t).toArray()).toEqual(t.tanh().toArray());
+  });
+
   it("broadcasting arithmetic", () => {
     const a = tensor([[1, 2, 3], [4, 5, 6]]);
     expect(a.add(tensor([10, 20, 30])).toArray()).toEqual([[11, 22, 33], [14, 25, 36]]);

@@ -18,5 +18,8 @@ export const mseLoss = ops.mseLoss as <D extends Device>(input: T<D>, target: T<
 export const crossEntropy = ops.crossEntropy as <D extends Device>(logits: T<D>, target: T<D>) => T<D>;
 export const softmax = ops.softmax as <D extends Device>(x: T<D>, dim: number) => T<D>;
 export const logSoftmax = ops.logSoftmax as <D extends Device>(x: T<D>, dim: number) => T<D>;
+export const relu = ops.relu as <D extends Device>(x: T<D>) => T<D>;
+export const sigmoid = ops.sigmoid as <D extends Device>(x: T<D>) => T<D>;
+export const tanh = ops.tanh as <D extends Device>(x: T<D>) => T<D>;
 export const maximum = ops.maximum as <D extends Device>(a: T<D>, b: T<D> | number) => T<D>;
 export const minimum = ops.minimum as <D extends Device>(a: T<D>, b: T<D> | number) => T<D>;
