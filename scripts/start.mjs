@@ -56,7 +56,9 @@ then run \`npm start\` again. The kernel is already registered in ${dataDir}.`);
   process.exit(1);
 }
 
-const args = ["--notebook-dir", path.join(root, "notebooks"), ...process.argv.slice(2)];
+// The project folder, so that both the lessons (notebooks/) and their student
+// versions (student/) are one click away.
+const args = ["--notebook-dir", root, ...process.argv.slice(2)];
 if (process.getuid?.() === 0 && !args.includes("--allow-root")) args.push("--allow-root");
 const env = {
   ...process.env,
@@ -69,10 +71,15 @@ const child = spawn(jupyter.exe, args, { env, stdio: ["inherit", "inherit", "pip
 let announced = false;
 child.stderr.on("data", (chunk) => {
   process.stderr.write(chunk);
-  const url = !announced && chunk.toString().match(/https?:\/\/(?:127\.0\.0\.1|localhost)[^\s]*/);
-  if (url) {
+  const found = !announced && chunk.toString().match(/https?:\/\/(?:127\.0\.0\.1|localhost)[^\s]*/);
+  if (found) {
     announced = true;
-    console.log(`\n  Open the lessons at: ${url[0]}\n  (pick the "TypeScript (tslab)" kernel; Ctrl-C here stops the server)\n`);
+    const at = (folder) => {
+      const url = new URL(found[0]);
+      url.pathname = url.pathname.replace(/\/(lab|tree)?\/?$/, "") + (jupyter.name === "JupyterLab" ? `/lab/tree/${folder}` : `/tree/${folder}`);
+      return url.toString();
+    };
+    console.log(`\n  The lessons:            ${at("notebooks")}\n  Their student versions: ${at("student")}\n  (pick the "TypeScript (tslab)" kernel; Ctrl-C here stops the server)\n`);
   }
 });
 for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => child.kill(sig));
