@@ -198,6 +198,80 @@ describe.runIf(available)("lesson 01 in a real browser", () => {
     });
   }, 300_000);
 
+  it("a student works through an exercise of lesson 03's student version", async () => {
+    // student/ is written by the build (npm test builds first)
+    const STUDENT = "03-backprop-from-scratch.ipynb";
+    const source = path.join(root, "student", STUDENT);
+    expect(existsSync(source), `${source} is missing: run npm run student`).toBe(true);
+    const dir = path.join(out, "browser-student");
+    mkdirSync(dir, { recursive: true });
+    copyFileSync(source, path.join(dir, STUDENT));
+    type Nb = {
+      ncells(): number;
+      get_cell(i: number): { cell_type: string; input_prompt_number: unknown; get_text(): string; set_text(t: string): void; execute(): void; element: ArrayLike<HTMLElement> };
+      kernel?: { is_connected(): boolean };
+      set_autosave_interval(n: number): void;
+    };
+    await withNotebookServer(dir, async (base) => {
+      const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+      await openNotebook(page, base.replace("%s", STUDENT));
+      await page.waitForFunction(() => (window as unknown as { Jupyter?: { notebook?: Nb } }).Jupyter?.notebook?.kernel?.is_connected() === true, null, { timeout: 60_000 });
+      /** Run cell i (after replacing its text), as shift-enter does, and return what it printed. */
+      const run = async (i: number, text?: string): Promise<{ stdout: string; stderr: string }> => {
+        await page.evaluate(
+          ([i, text]) => {
+            const nb = (window as unknown as { Jupyter: { notebook: Nb } }).Jupyter.notebook;
+            nb.set_autosave_interval(0);
+            const cell = nb.get_cell(i as number);
+            if (text !== null) cell.set_text(text as string);
+            cell.execute();
+          },
+          [i, text ?? null],
+        );
+        await page.waitForFunction((i) => (window as unknown as { Jupyter: { notebook: Nb } }).Jupyter.notebook.get_cell(i).input_prompt_number !== "*", i, { timeout: 60_000, polling: 200 });
+        await page.waitForTimeout(300);
+        return page.evaluate((i) => {
+          const el = (window as unknown as { Jupyter: { notebook: Nb } }).Jupyter.notebook.get_cell(i).element[0];
+          const text = (sel: string) => Array.from(el.querySelectorAll(sel)).map((e) => e.textContent ?? "").join("");
+          return { stdout: text(".output_stdout"), stderr: text(".output_stderr") };
+        }, i);
+      };
+      const cells = await page.evaluate(() => {
+        const nb = (window as unknown as { Jupyter: { notebook: Nb } }).Jupyter.notebook;
+        return Array.from({ length: nb.ncells() }, (_, i) => ({ type: nb.get_cell(i).cell_type, text: nb.get_cell(i).get_text() }));
+      });
+      const exercise = cells.findIndex((c) => c.text.includes("// TODO: set localGrads"));
+      const checkCell = exercise + 1;
+      expect(exercise).toBeGreaterThan(0);
+      expect(cells[checkCell].text).toContain('check("the local gradients of 3 · 4"');
+      // The student runs the lesson in order up to the exercise: everything before it works.
+      for (let i = 0; i < exercise; i++) {
+        if (cells[i].type !== "code") continue;
+        expect((await run(i)).stderr, `cell ${i} of the student version failed:\n${cells[i].text}`).toBe("");
+      }
+      // The open TODO says what to do, and so does its check.
+      expect((await run(exercise)).stderr).toContain("Error: TODO: set localGrads to [d(this·o)/d(this), d(this·o)/d(o)]");
+      const open = await run(checkCell);
+      expect(open.stderr.trim()).toMatch(/^✗ the local gradients of 3 · 4: not done yet\. The code it runs still has an open TODO: set localGrads/);
+      // A wrong answer: the check names what is wrong and hints, with no stack trace.
+      const todo = /\s*\/\/ TODO: set localGrads.*\n\s*throw new Error\(.*\);/;
+      expect(cells[exercise].text).toMatch(todo);
+      expect((await run(exercise, cells[exercise].text.replace(todo, "\n  localGrads = [this.data, o.data];"))).stderr).toBe("");
+      const wrong = await run(checkCell);
+      await (await page.$$(".cell"))[checkCell].screenshot({ path: path.join(shots, "student-check-wrong.png") });
+      expect(wrong.stderr.trim()).toBe(
+        "✗ the local gradients of 3 · 4: expected 4 at [0], got 3.\n  Hint: the first entry belongs to `this`, the second to `o`; for a product, each one is the *other* factor's value",
+      );
+      // The right answer.
+      expect((await run(exercise, cells[exercise].text.replace(todo, "\n  localGrads = [o.data, this.data];"))).stderr).toBe("");
+      const right = await run(checkCell);
+      await (await page.$$(".cell"))[checkCell].screenshot({ path: path.join(shots, "student-check-right.png") });
+      expect(right.stderr).toBe("");
+      expect(right.stdout).toBe("✓ the local gradients of 3 · 4: correct ([4, 3])\n✓ the local gradients of 0 · 5: correct ([5, 0])\n");
+      await page.close();
+    });
+  }, 300_000);
+
   it("a figure alone in a sandboxed iframe (output isolation) draws when it carries plotly.js", async () => {
     const fig = new Figure({ title: "isolated" }).scatter([1, 2, 3], [3, 1, 2], { name: "pts" });
     const frame = (html: string) => `<iframe sandbox="allow-scripts" style="width:700px;height:460px" srcdoc="${html.replace(/&/g, "&amp;").replace(/"/g, "&quot;")}"></iframe>`;
