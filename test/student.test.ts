@@ -1,10 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { execFileSync } from "node:child_process";
-import { readFileSync, readdirSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { runNotebook, type NotebookResult } from "kernel-lib/runner";
-// @ts-expect-error: a plain .mjs script without type declarations
-import { restoreSolutions, stubSource, studentVersion, writeStudentVersions } from "../scripts/student.mjs";
+import { runNotebook, restoreSolutions, stubSource, studentVersion, writeStudentVersions, type LessonNotebook, type NotebookResult } from "kernel-lib/runner";
 
 // Each lesson is written once; the student version replaces its solutions with
 // TODO stubs. A student running it must meet only friendly messages: an open
@@ -21,11 +20,12 @@ interface Cell {
   metadata: { tags?: string[] };
 }
 const text = (c: Cell) => (Array.isArray(c.source) ? c.source.join("") : c.source);
-const read = (p: string) => JSON.parse(readFileSync(p, "utf8")) as { cells: Cell[] };
+const read = (p: string) => JSON.parse(readFileSync(p, "utf8")) as LessonNotebook & { cells: Cell[] };
 const isCheck = (c: Cell) => c.cell_type === "code" && /\bcheck(That)?\(/.test(text(c));
 
 describe("student versions", () => {
-  const written: string[] = writeStudentVersions(lessonsDir, outDir);
+  rmSync(outDir, { recursive: true, force: true }); // the test's own folder: start clean
+  const { written } = writeStudentVersions(lessonsDir, outDir);
   const names = written.map((f) => path.basename(f));
 
   it("every lesson with exercises (01, 02, 03) gets one, and each has check cells", () => {
@@ -81,8 +81,32 @@ describe("student versions", () => {
     }
   });
 
+  it("a rebuild never overwrites a student's work, and leaves other files alone", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "student-"));
+    const first = writeStudentVersions(lessonsDir, dir);
+    expect(first.kept).toEqual([]);
+    const [edited, ran] = first.written;
+    // A student fills in a TODO in one file, and only runs the cells of another.
+    const work = read(edited);
+    const todoCell = work.cells.find((c) => text(c).includes("// TODO: "))!;
+    todoCell.source = "my answer";
+    writeFileSync(edited, JSON.stringify(work));
+    const executed = read(ran);
+    for (const c of executed.cells) if (c.cell_type === "code") Object.assign(c, { outputs: [{ output_type: "stream", name: "stdout", text: "ran\n" }], execution_count: 1 });
+    writeFileSync(ran, JSON.stringify(executed));
+    writeFileSync(path.join(dir, "notes.ipynb"), "{}");
+    writeFileSync(path.join(dir, "notes.txt"), "mine");
+    const second = writeStudentVersions(lessonsDir, dir);
+    expect(second.kept).toEqual([edited]);
+    expect(second.written).toContain(ran);
+    expect(text(read(edited).cells.find((c) => c.id === todoCell.id)!)).toBe("my answer");
+    expect(readFileSync(path.join(dir, "notes.txt"), "utf8")).toBe("mine");
+    expect(existsSync(path.join(dir, "notes.ipynb"))).toBe(true);
+    expect(() => writeStudentVersions(lessonsDir, lessonsDir)).toThrow("cannot go into the lessons' own folder");
+  });
+
   it("the generator refuses lessons whose solutions would leak or not be replaced", () => {
-    const nb = (source: string, tags: string[] = []) => ({ nbformat: 4, metadata: {}, cells: [{ cell_type: "code", id: "c1", metadata: { tags }, source, outputs: [] }] });
+    const nb = (source: string, tags: string[] = []): LessonNotebook => ({ nbformat: 4, metadata: {}, cells: [{ cell_type: "code", id: "c1", metadata: { tags }, source, outputs: [] }] });
     expect(() => studentVersion(nb("// BEGIN SOLUTION\nx\n// END SOLUTION"), "l.ipynb")).toThrow("l.ipynb, cell 1 (c1): has solution markers but no `solution` tag");
     expect(() => studentVersion(nb("x = 1", ["solution"]), "l.ipynb")).toThrow("is tagged solution but has no // BEGIN SOLUTION");
     expect(() => stubSource("// BEGIN SOLUTION\nx", "w")).toThrow("w: the solution opened on line 1 is never closed (// END SOLUTION)");
