@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
@@ -103,6 +103,24 @@ describe("student versions", () => {
     expect(readFileSync(path.join(dir, "notes.txt"), "utf8")).toBe("mine");
     expect(existsSync(path.join(dir, "notes.ipynb"))).toBe(true);
     expect(() => writeStudentVersions(lessonsDir, lessonsDir)).toThrow("cannot go into the lessons' own folder");
+  });
+
+  it("kernel-lib-student writes the versions, then keeps an edited one and says so", () => {
+    const cli = path.join(root, "kernel-lib", "bin", "kernel-lib-student.js");
+    const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: "utf8" });
+    const usage = run();
+    expect(usage.status).toBe(2);
+    expect(usage.stderr).toContain("Usage: kernel-lib-student <lessons folder> <output folder>");
+    expect(run(path.join(root, "no-such-folder"), "x").stderr).toContain("no such folder");
+    const dir = mkdtempSync(path.join(tmpdir(), "student-cli-"));
+    const first = run(lessonsDir, dir);
+    expect(first.status).toBe(0);
+    expect(first.stdout).toContain("03-backprop-from-scratch.ipynb");
+    const file = path.join(dir, "03-backprop-from-scratch.ipynb");
+    writeFileSync(file, readFileSync(file, "utf8").replace("// TODO: ", "// working on it: "));
+    const second = run(lessonsDir, dir);
+    expect(second.status).toBe(0);
+    expect(second.stdout).toMatch(/kept .*03-backprop-from-scratch\.ipynb: it has been edited/);
   });
 
   it("the generator refuses lessons whose solutions would leak or not be replaced", () => {
