@@ -10,7 +10,11 @@ import {
   type TypedArray,
   type View,
 } from "../backend";
-import { wasmMatmul } from "./wasm";
+import { wasmElementwise, wasmMatmul, wasmRowSum, WASM_OPS, type WasmOp } from "./wasm";
+
+// Below this many elements the JavaScript loops win: copying into the
+// WebAssembly memory and the call cost more than the SIMD saves.
+const WASM_MIN = 4096;
 
 /** CPU storage: a typed array. */
 export class CpuStorage implements Storage {
@@ -192,6 +196,13 @@ export const cpuBackend: Backend = {
       arrays.push(data(v.storage));
       offsets.push(v.offset);
     }
+    // float32 arithmetic over contiguous or single values: WebAssembly SIMD
+    if (flatKinds !== null && out.length >= WASM_MIN && types === Array(inputs.length + 1).fill("float32").join(",")) {
+      const scalar = [...flatKinds].map((k) => k === "s");
+      const square = op === "pow" && flatKinds === "cs" && arrays[1][offsets[1]] === 2;
+      const wop: WasmOp | null = square ? "square" : op in WASM_OPS ? (op as WasmOp) : null;
+      if (wop && wasmElementwise(wop, arrays as Float32Array[], offsets, scalar, out as Float32Array)) return new CpuStorage(out, dtype);
+    }
     const flat = shape.length === 0 || flatKinds !== null;
     const layout = flat ? "flat:" + (flatKinds ?? "s".repeat(inputs.length)) : "strided";
     const strides = flat ? [] : inputs.map((v) => (v.contiguous ? contiguousStrides(shape) : v.strides));
@@ -206,7 +217,8 @@ export const cpuBackend: Backend = {
       const outType: DType = x.dtype === "bool" ? "int32" : x.dtype;
       const R = sizeOf(axes.map((a) => shape[a]));
       const out = allocate(outType, sizeOf(shape.slice(0, shape.length - axes.length)));
-      rowReducer(op, x.dtype)(data(x), out, out.length, R);
+      const big = op === "sum" && x.dtype === "float32" && out.length * R >= WASM_MIN && R >= 16;
+      if (!(big && wasmRowSum(data(x) as Float32Array, out as Float32Array, out.length, R))) rowReducer(op, x.dtype)(data(x), out, out.length, R);
       return new CpuStorage(out, outType);
     }
     const src = data(x);

@@ -4,7 +4,7 @@ import { instantiate } from "./wasm";
 // The helper thread of the WebAssembly matmul: waits for a posted job in the
 // shared control words, computes its rows, marks it done.
 const { memory, control } = workerData as { memory: Parameters<typeof instantiate>[0]; control: Int32Array };
-const matmul = instantiate(memory);
+const { matmul } = instantiate(memory);
 for (;;) {
   Atomics.wait(control, 0, 0);
   if (Atomics.load(control, 0) !== 1) continue;

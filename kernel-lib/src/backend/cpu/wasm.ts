@@ -21,8 +21,11 @@ interface WasmMemory {
   grow(pages: number): number;
 }
 type MatmulFn = (a: number, b: number, c: number, m: number, k: number, n: number, packed: number, transA: number, transB: number) => void;
+type ElementwiseFn = (op: number, a: number, b: number, out: number, n: number, scalars: number) => void;
+type RowSumFn = (src: number, out: number, rows: number, R: number) => void;
 
 export const WASM_FILE = path.join(__dirname, "..", "..", "wasm", "matmul.wasm");
+const ELEMENTWISE_FILE = path.join(__dirname, "..", "..", "wasm", "elementwise.wasm");
 export const MAX_PAGES = 32768; // 2 GiB
 
 interface Kernels {
@@ -35,8 +38,8 @@ interface Kernels {
 let kernels: Kernels | null | undefined;
 
 /** Instantiate the kernels over `memory` (also used by the worker thread). */
-export function instantiate(memory: WasmMemory): MatmulFn {
-  const module = new WebAssembly.Module(readFileSync(WASM_FILE));
+export function instantiate(memory: WasmMemory, file = WASM_FILE): { matmul: MatmulFn } {
+  const module = new WebAssembly.Module(readFileSync(file));
   const instance = new WebAssembly.Instance(module, {
     env: {
       memory,
@@ -45,7 +48,7 @@ export function instantiate(memory: WasmMemory): MatmulFn {
       },
     },
   });
-  return (instance.exports as { matmul: MatmulFn }).matmul;
+  return instance.exports as { matmul: MatmulFn };
 }
 
 function load(): Kernels | null {
@@ -53,7 +56,7 @@ function load(): Kernels | null {
   try {
     if (!existsSync(WASM_FILE)) throw new Error(`${WASM_FILE} is missing (run npm run build)`);
     const memory = new WebAssembly.Memory({ initial: 16, maximum: MAX_PAGES, shared: true });
-    kernels = { memory, matmul: instantiate(memory), helper: null };
+    kernels = { memory, matmul: instantiate(memory).matmul, helper: null };
     if (availableParallelism() > 1) {
       const control = new Int32Array(new SharedArrayBuffer(64));
       const worker = new Worker(path.join(__dirname, "matmul-worker.js"), { workerData: { memory, control } });
@@ -101,9 +104,7 @@ export function wasmMatmul(
   const pc = pb + bBytes;
   const pp = (pc + cBytes + 15) & ~15;
   const pp2 = (pp + packedBytes + 15) & ~15;
-  const need = pp2 + packedBytes + 64;
-  const have = w.memory.buffer.byteLength;
-  if (need > have) w.memory.grow(Math.ceil((need - have) / 65536));
+  reserve(w, pp2 + packedBytes + 64);
   // rows split between the threads; a transposed A (stored [k, m]) has no contiguous row block, so it is not split
   const split = w.helper !== null && !transA && m >= 8 && m * k * n >= 1 << 23 ? Math.ceil(m / 8) * 4 : m;
   for (let t = 0; t < batch; t++) {
@@ -123,5 +124,81 @@ export function wasmMatmul(
     }
     out.set(new Float32Array(w.memory.buffer, pc, m * n), t * m * n);
   }
+  return true;
+}
+
+/** Grow a memory to at least `bytes` (a shared one keeps earlier views valid; views of another are made anew after). */
+function reserve(w: { memory: WasmMemory }, bytes: number): void {
+  const have = w.memory.buffer.byteLength;
+  if (bytes > have) w.memory.grow(Math.ceil((bytes - have) / 65536));
+}
+
+/**
+ * The elementwise kernels have a memory of their own, not shared: copies in
+ * and out of a shared memory are about half as fast, and no other thread
+ * needs these.
+ */
+interface ElementwiseKernels {
+  memory: WasmMemory;
+  elementwise: ElementwiseFn;
+  rowSum: RowSumFn;
+}
+let elementwiseKernels: ElementwiseKernels | null | undefined;
+function loadElementwise(): ElementwiseKernels | null {
+  if (elementwiseKernels !== undefined) return elementwiseKernels;
+  try {
+    if (!existsSync(ELEMENTWISE_FILE)) throw new Error(`${ELEMENTWISE_FILE} is missing (run npm run build)`);
+    const memory = new WebAssembly.Memory({ initial: 16, maximum: MAX_PAGES, shared: false });
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(ELEMENTWISE_FILE)), {
+      env: { memory, abort: () => { throw new Error("kernel-lib wasm abort"); } },
+    });
+    const { elementwise, rowSum } = instance.exports as { elementwise: ElementwiseFn; rowSum: RowSumFn };
+    elementwiseKernels = { memory, elementwise, rowSum };
+  } catch {
+    elementwiseKernels = null;
+  }
+  return elementwiseKernels;
+}
+
+const align = (p: number): number => (p + 15) & ~15;
+
+/** The op codes of assembly/elementwise.ts. */
+export const WASM_OPS = { add: 0, sub: 1, mul: 2, div: 3, neg: 4, relu: 5, abs: 6, copy: 7, square: 8 } as const;
+export type WasmOp = keyof typeof WASM_OPS;
+
+/**
+ * out = op(inputs) over n float32 values, in WebAssembly SIMD; each input is
+ * n contiguous values from its offset, or (scalar) the one value there.
+ * False when the WebAssembly kernels are unavailable.
+ */
+export function wasmElementwise(op: WasmOp, inputs: Float32Array[], offsets: number[], scalar: boolean[], out: Float32Array): boolean {
+  const w = loadElementwise();
+  if (!w) return false;
+  const n = out.length;
+  const at: number[] = [];
+  let p = 0;
+  for (let i = 0; i < inputs.length; i++) {
+    at.push(p);
+    p = align(p + 4 * (scalar[i] ? 1 : n));
+  }
+  const po = p;
+  reserve(w, po + 4 * n);
+  const mem = w.memory.buffer;
+  inputs.forEach((x, i) => new Float32Array(mem, at[i], scalar[i] ? 1 : n).set(x.subarray(offsets[i], offsets[i] + (scalar[i] ? 1 : n))));
+  const b = inputs.length > 1 ? at[1] : at[0];
+  w.elementwise(WASM_OPS[op], at[0], b, po, n, (scalar[0] ? 1 : 0) | (inputs.length > 1 && scalar[1] ? 2 : 0));
+  out.set(new Float32Array(w.memory.buffer, po, n));
+  return true;
+}
+
+/** out[r] = the sum of row r of src ([rows, R] float32), or false without the kernels. */
+export function wasmRowSum(src: Float32Array, out: Float32Array, rows: number, R: number): boolean {
+  const w = loadElementwise();
+  if (!w) return false;
+  const po = align(4 * rows * R);
+  reserve(w, po + 4 * rows);
+  new Float32Array(w.memory.buffer, 0, rows * R).set(src.subarray(0, rows * R));
+  w.rowSum(0, po, rows, R);
+  out.set(new Float32Array(w.memory.buffer, po, rows));
   return true;
 }

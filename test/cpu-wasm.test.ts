@@ -1,0 +1,79 @@
+import { describe, expect, it } from "vitest";
+import { tensor } from "kernel-lib";
+
+// Large float32 elementwise ops and row sums run in WebAssembly SIMD; they
+// must give exactly what the JavaScript loops give (float32 +, -, *, / round
+// like double arithmetic rounded to float32), including the tail that does not
+// fill a SIMD lane group, broadcast values on either side, and NaN.
+const N = 10_003; // above the WebAssembly threshold, not a multiple of 4
+const f = Math.fround;
+
+function data(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed;
+  for (let i = 0; i < n; i++) {
+    s = (s * 1103515245 + 12345) % 2147483648;
+    out[i] = (s / 2147483648) * 8 - 4;
+  }
+  out[7] = NaN;
+  out[n - 1] = -0;
+  return out;
+}
+
+const same = (got: number[], want: number[]) => {
+  expect(got.length).toBe(want.length);
+  for (let i = 0; i < want.length; i++) if (!Object.is(got[i], want[i])) throw new Error(`at ${i}: got ${got[i]}, want ${want[i]}`);
+};
+
+describe("CPU float32 kernels in WebAssembly SIMD match the plain loops", () => {
+  const a = data(N, 1);
+  const b = data(N, 2).map((v) => (v === 0 ? 0.5 : v));
+  const A = tensor(a);
+  const B = tensor(b);
+  const pairs: Array<[string, (x: typeof A, y: typeof A | number) => typeof A, (x: number, y: number) => number]> = [
+    ["add", (x, y) => x.add(y), (x, y) => f(x + y)],
+    ["sub", (x, y) => x.sub(y), (x, y) => f(x - y)],
+    ["mul", (x, y) => x.mul(y), (x, y) => f(x * y)],
+    ["div", (x, y) => x.div(y), (x, y) => f(x / y)],
+  ];
+  for (const [name, op, ref] of pairs) {
+    it(`${name}: arrays, a broadcast value on the right, and on the left`, () => {
+      same(op(A, B).toArray() as number[], Array.from(a, (v, i) => ref(v, b[i])));
+      same(op(A, 1.7).toArray() as number[], Array.from(a, (v) => ref(v, f(1.7))));
+      same(op(tensor([[-2.5]]), A.reshape([1, N])).toArray().flat() as number[], Array.from(a, (v) => ref(-2.5, v)));
+    });
+  }
+  it("neg, relu (NaN gives 0, as in the loop), abs, square, copy", () => {
+    same(A.neg().toArray() as number[], Array.from(a, (v) => -v));
+    same(A.relu().toArray() as number[], Array.from(a, (v) => (v > 0 ? v : 0)));
+    same(A.abs().toArray() as number[], Array.from(a, (v) => Math.abs(v)));
+    same(A.pow(2).toArray() as number[], Array.from(a, (v) => f(v * v)));
+    same(A.pow(3).toArray() as number[], Array.from(a, (v) => f(v ** 3))); // not a square: the loop
+  });
+  it("a value broadcast to every element: copy (expand) and unary ops on it", () => {
+    same(tensor(-1.25).expand([N]).mul(1).toArray() as number[], Array(N).fill(-1.25));
+    same(tensor([3.5]).expand([N]).neg().toArray() as number[], Array(N).fill(-3.5));
+    same(tensor([[-3.5]]).expand([1, N]).relu().toArray().flat() as number[], Array(N).fill(0));
+    same(tensor([1.5]).expand([N]).pow(2).toArray() as number[], Array(N).fill(2.25));
+  });
+  it("row sums agree with a float64 sum rounded to float32", () => {
+    const clean = a.map((v) => (Number.isNaN(v) ? 1 : v));
+    const rows = 7;
+    const R = Math.floor(N / rows);
+    const t = tensor(clean.subarray(0, rows * R)).reshape([rows, R]);
+    const got = t.sum(1).toArray() as number[];
+    for (let r = 0; r < rows; r++) {
+      let s = 0;
+      for (let i = 0; i < R; i++) s += clean[r * R + i];
+      expect(Math.abs(got[r] - f(s))).toBeLessThanOrEqual(Math.abs(f(s)) * 1e-7 + 1e-6);
+    }
+    expect(tensor(clean).sum().item()).toBeCloseTo(clean.reduce((p, v) => p + v, 0), 2);
+  });
+  it("gradients through the fast path are unchanged", () => {
+    const w = tensor(a.map((v) => (Number.isNaN(v) ? 0 : v)), { requiresGrad: true });
+    w.mul(B).add(1).pow(2).mean().backward();
+    const g = w.grad!.toArray() as number[];
+    const want = Array.from(a, (_, i) => (2 * f(f((Number.isNaN(a[i]) ? 0 : a[i]) * b[i]) + 1) * b[i]) / N);
+    for (let i = 0; i < N; i += 997) expect(g[i]).toBeCloseTo(want[i], 5);
+  });
+});
