@@ -1,4 +1,6 @@
 import { inspect } from "node:util";
+import * as rule from "./rules";
+import { opError, type BinaryRule, type UnaryRule } from "./rules";
 import { Variable } from "./variable";
 
 /** A number or a Dual: every binary op accepts either. */
@@ -16,26 +18,21 @@ export class Dual {
     readonly value: number,
     readonly tangent = 0,
   ) {
-    if (typeof value !== "number" || !Number.isFinite(value)) throw dualError("Dual", `value must be a finite number, got ${String(value)}`);
-    if (typeof tangent !== "number" || !Number.isFinite(tangent)) throw dualError("Dual", `tangent must be a finite number, got ${String(tangent)}`);
+    if (typeof value !== "number" || !Number.isFinite(value)) throw opError("Dual", `value must be a finite number, got ${String(value)}`);
+    if (typeof tangent !== "number" || !Number.isFinite(tangent)) throw opError("Dual", `tangent must be a finite number, got ${String(tangent)}`);
   }
 
   add(other: DualLike): Dual {
-    const o = lift("add", other);
-    return make("add", [this.value, o.value], this.value + o.value, this.tangent + o.tangent);
+    return this.binary("add", other, rule.add);
   }
   sub(other: DualLike): Dual {
-    const o = lift("sub", other);
-    return make("sub", [this.value, o.value], this.value - o.value, this.tangent - o.tangent);
+    return this.binary("sub", other, rule.sub);
   }
   mul(other: DualLike): Dual {
-    const o = lift("mul", other);
-    return make("mul", [this.value, o.value], this.value * o.value, this.tangent * o.value + this.value * o.tangent);
+    return this.binary("mul", other, rule.mul);
   }
   div(other: DualLike): Dual {
-    const o = lift("div", other);
-    if (o.value === 0) throw dualError("div", `division by zero: ${this.value} / 0`);
-    return make("div", [this.value, o.value], this.value / o.value, (this.tangent * o.value - this.value * o.tangent) / (o.value * o.value));
+    return this.binary("div", other, rule.div);
   }
   /** `other - this`. */
   rsub(other: DualLike): Dual {
@@ -46,46 +43,44 @@ export class Dual {
     return lift("div", other).div(this);
   }
   neg(): Dual {
-    return new Dual(-this.value, -this.tangent);
+    return this.unary("neg", rule.neg);
   }
   /** `this ** n` for a plain-number exponent. */
   pow(n: number): Dual {
-    const a = this.value;
-    if (typeof n !== "number" || !Number.isFinite(n)) throw dualError("pow", `the exponent must be a finite number, got ${String(n)}`);
-    if (a < 0 && !Number.isInteger(n)) throw dualError("pow", `a negative base with a fractional exponent is not real: (${a}) ** ${n}`);
-    if (a === 0 && n < 0) throw dualError("pow", `division by zero: 0 ** ${n}`);
-    return this.chain("pow", a ** n, n === 0 ? 0 : n * a ** (n - 1));
+    return this.unary("pow", rule.pow(n));
   }
   exp(): Dual {
-    const e = Math.exp(this.value);
-    return this.chain("exp", e, e);
+    return this.unary("exp", rule.exp);
   }
   log(): Dual {
-    if (this.value <= 0) throw dualError("log", `log of a non-positive number: log(${this.value})`);
-    return this.chain("log", Math.log(this.value), 1 / this.value);
+    return this.unary("log", rule.log);
   }
   sin(): Dual {
-    return this.chain("sin", Math.sin(this.value), Math.cos(this.value));
+    return this.unary("sin", rule.sin);
   }
   cos(): Dual {
-    return this.chain("cos", Math.cos(this.value), -Math.sin(this.value));
+    return this.unary("cos", rule.cos);
   }
   tanh(): Dual {
-    const t = Math.tanh(this.value);
-    return this.chain("tanh", t, 1 - t * t);
+    return this.unary("tanh", rule.tanh);
   }
   relu(): Dual {
-    return this.value > 0 ? this : new Dual(0, 0);
+    return this.unary("relu", rule.relu);
   }
   sigmoid(): Dual {
-    const a = this.value;
-    const s = a >= 0 ? 1 / (1 + Math.exp(-a)) : Math.exp(a) / (1 + Math.exp(a));
-    return this.chain("sigmoid", s, s * (1 - s));
+    return this.unary("sigmoid", rule.sigmoid);
   }
 
-  /** A unary op with value `v` and local derivative `d`: the tangent is scaled by `d`. */
-  private chain(op: string, v: number, d: number): Dual {
+  /** The chain rule forward: the tangent is scaled by the local derivative. */
+  private unary(op: string, f: UnaryRule): Dual {
+    const [v, d] = f(this.value);
     return make(op, [this.value], v, d * this.tangent);
+  }
+  /** The tangents of both operands, each scaled by its local derivative, summed. */
+  private binary(op: string, other: DualLike, f: BinaryRule): Dual {
+    const o = lift(op, other);
+    const [v, da, db] = f(this.value, o.value);
+    return make(op, [this.value, o.value], v, da * this.tangent + db * o.tangent);
   }
 
   toString(): string {
@@ -96,19 +91,15 @@ export class Dual {
   }
 }
 
-function dualError(op: string, message: string): Error {
-  return new RangeError(`${op}: ${message}`);
-}
-
 function lift(op: string, x: DualLike): Dual {
   if (x instanceof Dual) return x;
-  if (typeof x !== "number" || !Number.isFinite(x)) throw dualError(op, `operands must be Duals or finite numbers, got ${String(x)}`);
+  if (typeof x !== "number" || !Number.isFinite(x)) throw opError(op, `operands must be Duals or finite numbers, got ${String(x)}`);
   return new Dual(x, 0);
 }
 
 function make(op: string, inputs: number[], value: number, tangent: number): Dual {
-  if (!Number.isFinite(value)) throw dualError(op, `${op}(${inputs.join(", ")}) is ${value}`);
-  if (!Number.isFinite(tangent)) throw dualError(op, `the derivative of ${op} at (${inputs.join(", ")}) is not finite`);
+  if (!Number.isFinite(value)) throw opError(op, `${op}(${inputs.join(", ")}) is ${value}`);
+  if (!Number.isFinite(tangent)) throw opError(op, `the derivative of ${op} at (${inputs.join(", ")}) is not finite`);
   return new Dual(value, tangent);
 }
 

@@ -1,4 +1,6 @@
 import { inspect } from "node:util";
+import * as rule from "./rules";
+import { opError, type BinaryRule, type UnaryRule } from "./rules";
 
 /** A number or a Variable: every binary op accepts either on both sides. */
 export type Scalar = Variable | number;
@@ -53,73 +55,52 @@ export class Variable {
   }
 
   add(other: Scalar): Variable {
-    return binary("add", this, other, addRule);
+    return binary("add", this, other, rule.add);
   }
   sub(other: Scalar): Variable {
-    return binary("sub", this, other, subRule);
+    return binary("sub", this, other, rule.sub);
   }
   mul(other: Scalar): Variable {
-    return binary("mul", this, other, mulRule);
+    return binary("mul", this, other, rule.mul);
   }
   div(other: Scalar): Variable {
-    return binary("div", this, other, divRule);
+    return binary("div", this, other, rule.div);
   }
   /** `other - this`, so that `1 - a` reads as `a.rsub(1)`. */
   rsub(other: Scalar): Variable {
-    return binary("sub", other, this, subRule);
+    return binary("sub", other, this, rule.sub);
   }
   /** `other / this`. */
   rdiv(other: Scalar): Variable {
-    return binary("div", other, this, divRule);
+    return binary("div", other, this, rule.div);
   }
   neg(): Variable {
-    return unary("neg", this, (a) => [-a, -1]);
+    return unary("neg", this, rule.neg);
   }
   /** `this ** n` for a plain-number exponent. */
   pow(n: number): Variable {
-    if (typeof n !== "number" || !Number.isFinite(n)) {
-      throw opError("pow", `the exponent must be a finite number, got ${String(n)}`);
-    }
-    return unary(`pow`, this, (a) => {
-      if (a < 0 && !Number.isInteger(n)) {
-        throw opError("pow", `a negative base with a fractional exponent is not real: (${a}) ** ${n}`);
-      }
-      if (a === 0 && n < 0) throw opError("pow", `division by zero: 0 ** ${n}`);
-      return [a ** n, n === 0 ? 0 : n * a ** (n - 1)];
-    });
+    return unary("pow", this, rule.pow(n));
   }
   exp(): Variable {
-    return unary("exp", this, (a) => {
-      const e = Math.exp(a);
-      return [e, e];
-    });
+    return unary("exp", this, rule.exp);
   }
   log(): Variable {
-    return unary("log", this, (a) => {
-      if (a <= 0) throw opError("log", `log of a non-positive number: log(${a})`);
-      return [Math.log(a), 1 / a];
-    });
+    return unary("log", this, rule.log);
   }
   sin(): Variable {
-    return unary("sin", this, (a) => [Math.sin(a), Math.cos(a)]);
+    return unary("sin", this, rule.sin);
   }
   cos(): Variable {
-    return unary("cos", this, (a) => [Math.cos(a), -Math.sin(a)]);
+    return unary("cos", this, rule.cos);
   }
   tanh(): Variable {
-    return unary("tanh", this, (a) => {
-      const t = Math.tanh(a);
-      return [t, 1 - t * t];
-    });
+    return unary("tanh", this, rule.tanh);
   }
   relu(): Variable {
-    return unary("relu", this, (a) => (a > 0 ? [a, 1] : [0, 0]));
+    return unary("relu", this, rule.relu);
   }
   sigmoid(): Variable {
-    return unary("sigmoid", this, (a) => {
-      const s = a >= 0 ? 1 / (1 + Math.exp(-a)) : Math.exp(a) / (1 + Math.exp(a));
-      return [s, s * (1 - s)];
-    });
+    return unary("sigmoid", this, rule.sigmoid);
   }
 
   /**
@@ -211,10 +192,6 @@ export function lift(x: Scalar): Variable {
   return x instanceof Variable ? x : new Variable(x);
 }
 
-function opError(op: string, message: string): Error {
-  return new RangeError(`${op}: ${message}`);
-}
-
 function checkOperand(op: string, x: Scalar): void {
   if (x instanceof Variable) return;
   if (typeof x !== "number" || !Number.isFinite(x)) {
@@ -229,7 +206,7 @@ function checkResult(op: string, inputs: number[], value: number, da: number, db
   }
 }
 
-function unary(op: string, x: Variable, f: (a: number) => [number, number]): Variable {
+function unary(op: string, x: Variable, f: UnaryRule): Variable {
   const [value, da] = f(x.data);
   if (!(Number.isFinite(value) && Number.isFinite(da))) checkResult(op, [x.data], value, da, 0);
   const out = new Variable(value, "", op);
@@ -263,31 +240,21 @@ function binary(op: string, x: Scalar, y: Scalar, f: BinaryRule): Variable {
   return out;
 }
 
-// Binary rules: the value and the local derivatives with respect to each side.
-type BinaryRule = (a: number, b: number) => [number, number, number];
-const addRule: BinaryRule = (a, b) => [a + b, 1, 1];
-const subRule: BinaryRule = (a, b) => [a - b, 1, -1];
-const mulRule: BinaryRule = (a, b) => [a * b, b, a];
-const divRule: BinaryRule = (a, b) => {
-  if (b === 0) throw opError("div", `division by zero: ${a} / 0`);
-  return [a / b, 1 / b, -a / (b * b)];
-};
-
 /** `x + y` for any mix of numbers and Variables. */
 export function add(x: Scalar, y: Scalar): Variable {
-  return binary("add", x, y, addRule);
+  return binary("add", x, y, rule.add);
 }
 /** `x - y`; `sub(1, a)` is one minus a. */
 export function sub(x: Scalar, y: Scalar): Variable {
-  return binary("sub", x, y, subRule);
+  return binary("sub", x, y, rule.sub);
 }
 /** `x * y`; `mul(2, a)` is two times a. */
 export function mul(x: Scalar, y: Scalar): Variable {
-  return binary("mul", x, y, mulRule);
+  return binary("mul", x, y, rule.mul);
 }
 /** `x / y`; `div(1, a)` is the reciprocal of a. */
 export function div(x: Scalar, y: Scalar): Variable {
-  return binary("div", x, y, divRule);
+  return binary("div", x, y, rule.div);
 }
 /** The sum of many terms as one pass, e.g. a loss over a data set. */
 export function sum(terms: Iterable<Scalar>): Variable {
