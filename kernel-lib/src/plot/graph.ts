@@ -23,7 +23,7 @@ interface ScalarNode {
   children?: ScalarNode[];
   localGrads?: number[];
 }
-const inputsOf = (v: ScalarNode): ScalarNode[] => [...new Set(v.inputs ?? v.children ?? [])];
+
 
 /** What a tensor exposes. */
 interface TensorNode {
@@ -88,14 +88,14 @@ export function graphDot(root: object, options: GraphOptions = {}): string {
       const v = stack.pop() as ScalarNode;
       if (seen.has(v)) continue;
       seen.add(v);
-      const inputs = inputsOf(v);
+      const children = v.inputs ?? v.children ?? [];
+      const inputs = [...new Set(children)]; // a child used twice is one edge
       const leaf = inputs.length === 0;
       const role = v === root ? "output" : leaf ? (params.has(v) ? "parameter" : "data") : "intermediate";
       const name = options.names?.get(v) ?? v.label ?? "";
       const op = v.op ?? "";
       const title = [name, leaf ? "" : op].filter(Boolean).join(" = ") || (leaf ? "constant" : op || "node");
       node(v, `<b>${esc(title)}</b><br/>data ${esc(fmt(v.data))}<br/>grad ${esc(fmt(v.grad))}`, COLOURS[role]);
-      const children = v.inputs ?? v.children ?? [];
       for (const input of inputs) {
         // The local gradient(s) d(v)/d(input): a child used twice shows both.
         const locals = v.localGrads ? children.flatMap((c, i) => (c === input && typeof v.localGrads![i] === "number" ? [fmt(v.localGrads![i])] : [])) : [];

@@ -197,7 +197,7 @@ export const cpuBackend: Backend = {
       offsets.push(v.offset);
     }
     // float32 arithmetic over contiguous or single values: WebAssembly SIMD
-    if (flatKinds !== null && out.length >= WASM_MIN && types === Array(inputs.length + 1).fill("float32").join(",")) {
+    if (flatKinds !== null && out.length >= WASM_MIN && dtype === "float32" && inputs.every((v) => v.storage.dtype === "float32")) {
       const scalar = [...flatKinds].map((k) => k === "s");
       const square = op === "pow" && flatKinds === "cs" && arrays[1][offsets[1]] === 2;
       const wop: WasmOp | null = square ? "square" : op in WASM_OPS ? (op as WasmOp) : null;

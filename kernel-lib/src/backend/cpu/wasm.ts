@@ -37,8 +37,8 @@ interface Kernels {
 
 let kernels: Kernels | null | undefined;
 
-/** Instantiate the kernels over `memory` (also used by the worker thread). */
-export function instantiate(memory: WasmMemory, file = WASM_FILE): { matmul: MatmulFn } {
+/** Instantiate a kernel module over `memory` (the matmul one is also used by the worker thread). */
+export function instantiate<T = { matmul: MatmulFn }>(memory: WasmMemory, file = WASM_FILE): T {
   const module = new WebAssembly.Module(readFileSync(file));
   const instance = new WebAssembly.Instance(module, {
     env: {
@@ -48,7 +48,7 @@ export function instantiate(memory: WasmMemory, file = WASM_FILE): { matmul: Mat
       },
     },
   });
-  return instance.exports as { matmul: MatmulFn };
+  return instance.exports as T;
 }
 
 function load(): Kernels | null {
@@ -149,10 +149,7 @@ function loadElementwise(): ElementwiseKernels | null {
   try {
     if (!existsSync(ELEMENTWISE_FILE)) throw new Error(`${ELEMENTWISE_FILE} is missing (run npm run build)`);
     const memory = new WebAssembly.Memory({ initial: 16, maximum: MAX_PAGES, shared: false });
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(ELEMENTWISE_FILE)), {
-      env: { memory, abort: () => { throw new Error("kernel-lib wasm abort"); } },
-    });
-    const { elementwise, rowSum } = instance.exports as { elementwise: ElementwiseFn; rowSum: RowSumFn };
+    const { elementwise, rowSum } = instantiate<{ elementwise: ElementwiseFn; rowSum: RowSumFn }>(memory, ELEMENTWISE_FILE);
     elementwiseKernels = { memory, elementwise, rowSum };
   } catch {
     elementwiseKernels = null;
