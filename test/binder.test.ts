@@ -124,12 +124,11 @@ describe.skipIf(!haveJupyter && process.env.CI !== "true")("binder/postBuild in 
     const dataDir = path.join(prefix, "share", "jupyter");
     const spec = readKernelSpec(dataDir);
     expect(spec.display_name).toBe("TypeScript (tslab)");
-    const [exe, script, ...rest] = spec.argv;
-    expect(path.isAbsolute(exe), exe).toBe(true);
-    expect(path.isAbsolute(script), script).toBe(true);
+    const [exe, require, preload, script, ...rest] = spec.argv;
+    for (const f of [exe, preload, script]) expect(path.isAbsolute(f) && statSync(f).isFile(), f).toBe(true);
     expect(realpathSync(exe)).toBe(realpathSync(path.join(nodeDir, "node"))); // the node on postBuild's PATH
+    expect([require, preload]).toEqual(["--require", path.join(repo, "kernel-lib", "dist", "tslab", "preload.js")]); // the fix for lost output
     expect(script).toBe(path.join(repo, "node_modules", "tslab", "bin", "tslab")); // the copy's tslab, not ours
-    expect(statSync(exe).isFile() && statSync(script).isFile()).toBe(true);
     expect(rest).toEqual(["kernel", "--config-path", "{connection_file}"]);
     expect(readKernelSpec(dataDir, "jslab").argv).toContain("--js");
 

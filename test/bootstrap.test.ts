@@ -181,10 +181,16 @@ describe.skipIf(!supported || (!haveJupyter && process.env.CI !== "true"))("scri
     // the kernel, in the user's data folder, with absolute paths to that Node and tslab
     const dataDir = path.join(home, ".local", "share", "jupyter");
     const spec = readKernelSpec(dataDir);
-    expect(spec.argv[0]).toBe(path.join(nodeBin, "node"));
-    expect(spec.argv[1]).toBe(path.join(kitDir, "node_modules", "tslab", "bin", "tslab"));
-    for (const f of spec.argv.slice(0, 2)) expect(path.isAbsolute(f) && statSync(f).isFile(), f).toBe(true);
-    expect(spec.argv.slice(2)).toEqual(["kernel", "--config-path", "{connection_file}"]);
+    expect(spec.argv).toEqual([
+      path.join(nodeBin, "node"),
+      "--require",
+      path.join(kitDir, "kernel-lib", "dist", "tslab", "preload.js"), // the fix for lost output
+      path.join(kitDir, "node_modules", "tslab", "bin", "tslab"),
+      "kernel",
+      "--config-path",
+      "{connection_file}",
+    ]);
+    for (const f of [0, 2, 3].map((i) => spec.argv[i])) expect(statSync(f).isFile(), f).toBe(true);
     expect(out).toContain("`jupyter kernelspec list` shows tslab");
 
     // what it tells the user

@@ -12,6 +12,11 @@ export type { FigureOptions, TraceOptions, Values } from "./plot";
 export { display, inKernel } from "./display";
 export type { MimeBundle, DisplayOptions } from "./display";
 import "./backend/cpu";
+import { serializeLoadedZeromq } from "./tslab/sends";
+import { inKernel } from "./display";
+// Inside a tslab kernel started without kernel-lib's preload (a plain
+// `tslab install`), stop it from losing output from here on.
+if (inKernel()) serializeLoadedZeromq();
 export { initWebGPU, isWebGPUAvailable, releaseWebGPU, webgpuAdapter, liveBufferCount, tidy } from "./backend/webgpu";
 export type { AdapterDescription } from "./backend/webgpu";
 export * from "./tensor";

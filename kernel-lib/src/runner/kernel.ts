@@ -7,6 +7,7 @@ import * as path from "node:path";
 import * as zmq from "zeromq";
 import { Codec, type Message } from "./protocol";
 import { findTslab } from "./kernelspec";
+import { preloadScript } from "../tslab/sends";
 
 /** An nbformat 4 output. */
 export type Output = Record<string, unknown> & { output_type: string };
@@ -21,6 +22,8 @@ export interface ExecuteResult {
   ms: number;
   /** Whether the kernel began the cell (it announced "busy" for it). */
   started: boolean;
+  /** Whether its execute_reply came in time (a cell is done when that and "idle" have come). */
+  replied: boolean;
 }
 
 export interface KernelOptions {
@@ -120,7 +123,7 @@ export class Kernel {
       }),
     );
     const tslab = findTslab(cwd);
-    const args = [tslab.script, "kernel", "--config-path", connFile];
+    const args = ["--require", preloadScript, tslab.script, "kernel", "--config-path", connFile];
     if (js) args.push("--js");
     this.proc = spawn(process.execPath, args, {
       cwd,
@@ -262,7 +265,7 @@ export class Kernel {
       stop_on_error: true,
     });
     const { state, promise } = this.track(msg.header.msg_id);
-    const finish = (status: ExecuteResult["status"]): ExecuteResult => {
+    const finish = (status: ExecuteResult["status"], replied = state.reply !== null): ExecuteResult => {
       this.pending.delete(msg.header.msg_id);
       const reply = state.reply?.content as { status?: string; execution_count?: number } | undefined;
       return {
@@ -272,6 +275,7 @@ export class Kernel {
         errorText: errorText(state.outputs),
         ms: Date.now() - start,
         started: state.started,
+        replied,
       };
     };
     if (!this.alive) return finish("died");
@@ -283,13 +287,14 @@ export class Kernel {
     ]);
     clearTimeout(timer);
     if (timedOut) {
+      const repliedInTime = state.reply !== null;
       // Interrupt first (tslab stops awaiting code on SIGINT); a busy loop
       // ignores it, so kill after a grace period.
       this.proc.kill("SIGINT");
       const grace = this.options.interruptGraceMs ?? 3000;
       await Promise.race([promise, sleep(grace)]);
       if (state.reply === null) await this.kill();
-      return finish("timeout");
+      return finish("timeout", repliedInTime);
     }
     if (state.reply === null) return finish("died");
     const status = (state.reply.content as { status?: string }).status;

@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import * as path from "node:path";
+import { preloadScript } from "../tslab/sends";
 
 /** Where the tslab to run lives: its package folder and its CLI script. */
 export interface TslabLocation {
@@ -30,15 +31,17 @@ export function findTslab(fromDir: string = process.cwd()): TslabLocation {
 /**
  * Write the `tslab` (TypeScript) and `jslab` (JavaScript) kernelspecs under
  * `<dataDir>/kernels/`, the layout Jupyter reads from each entry of
- * JUPYTER_PATH. argv holds absolute paths of this Node and this tslab, so the
- * kernel starts the same way whatever PATH Jupyter runs with.
+ * JUPYTER_PATH. argv holds absolute paths of this Node, kernel-lib's preload
+ * and this tslab, so the kernel starts the same way whatever PATH Jupyter
+ * runs with.
  */
 export function installKernelSpecs(dataDir: string, tslab: TslabLocation = findTslab()): string[] {
   const written: string[] = [];
   for (const js of [false, true]) {
     const dir = path.join(path.resolve(dataDir), "kernels", js ? "jslab" : "tslab");
     mkdirSync(dir, { recursive: true });
-    const argv = [process.execPath, tslab.script, "kernel", "--config-path", "{connection_file}"];
+    // The preload keeps tslab from losing messages (see ../tslab/sends).
+    const argv = [process.execPath, "--require", preloadScript, tslab.script, "kernel", "--config-path", "{connection_file}"];
     if (js) argv.push("--js");
     const spec = {
       argv,

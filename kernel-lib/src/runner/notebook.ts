@@ -165,8 +165,12 @@ export async function runNotebook(nbPath: string, options: RunOptions = {}): Pro
       fail(failure(r.status, r.errorText || "(the kernel reported an error but printed nothing)"));
     } else if (r.status === "timeout") {
       const limit = (options.cellTimeoutMs ?? 120_000) / 1000;
-      const began = r.started ? "" : " (the kernel never reported starting the cell)";
-      fail(failure("timeout", `no result within ${limit} s${began}; interrupted${kernel.alive ? "" : " and killed"} the kernel`));
+      const what = !r.started
+        ? " (the kernel never reported starting the cell)"
+        : r.replied
+          ? " (the kernel replied but never reported idle: its output stream lost messages)"
+          : "";
+      fail(failure("timeout", `no result within ${limit} s${what}; interrupted${kernel.alive ? "" : " and killed"} the kernel`));
     } else if (r.status === "died") {
       const tail = kernel.log.trim().split("\n").slice(-10).join("\n");
       fail(failure("died", `the kernel process ended (${kernel.describeExit()})${tail ? `\n${tail}` : ""}${r.errorText ? `\n${r.errorText}` : ""}`));

@@ -1,0 +1,21 @@
+/**
+ * `node --require kernel-lib/dist/tslab/preload.js <tslab>/bin/tslab kernel …`
+ * starts a tslab kernel whose zeromq sends are serialized (see ./sends) from
+ * the first message on. The kernelspecs kernel-lib writes and its notebook
+ * runner start kernels this way.
+ */
+import { realpathSync } from "node:fs";
+import { createRequire } from "node:module";
+import { serializeSends } from "./sends";
+
+const script = process.argv[1];
+if (script) {
+  // The zeromq tslab itself will load: resolved from its own script.
+  let zmq: { Socket: { prototype: { send: (...args: unknown[]) => unknown } } } | undefined;
+  try {
+    zmq = createRequire(realpathSync(script))("zeromq");
+  } catch {
+    // not a tslab (or no zeromq next to it): nothing to fix
+  }
+  if (zmq) serializeSends(zmq.Socket.prototype);
+}
