@@ -6,16 +6,14 @@
  */
 import { realpathSync } from "node:fs";
 import { createRequire } from "node:module";
-import { serializeSends } from "./sends";
+import { serializeZeromq } from "./sends";
 
 const script = process.argv[1];
 if (script) {
   // The zeromq tslab itself will load: resolved from its own script.
-  let zmq: { Socket: { prototype: { send: (...args: unknown[]) => unknown } } } | undefined;
   try {
-    zmq = createRequire(realpathSync(script))("zeromq");
+    serializeZeromq(createRequire(realpathSync(script))("zeromq"));
   } catch {
     // not a tslab (or no zeromq next to it): nothing to fix
   }
-  if (zmq) serializeSends(zmq.Socket.prototype);
 }

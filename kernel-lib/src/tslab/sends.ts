@@ -90,6 +90,17 @@ export function serializeSends(proto: SocketPrototype): void {
 }
 
 /**
+ * Serialize the sends of a loaded zeromq module, if it is zeromq.js 6 (the
+ * promise API, with `Publisher` classes; zeromq 5 queues every send itself).
+ */
+export function serializeZeromq(zmq: unknown): boolean {
+  const mod = zmq as { Socket?: { prototype?: SocketPrototype }; Publisher?: unknown } | null;
+  if (typeof mod?.Publisher !== "function" || typeof mod.Socket?.prototype?.send !== "function") return false;
+  serializeSends(mod.Socket.prototype);
+  return true;
+}
+
+/**
  * Patch every zeromq already loaded in this process (tslab loads its copy
  * when the kernel starts, before any cell runs). Returns how many were
  * patched. Called when kernel-lib is imported, so kernels registered with a
@@ -98,11 +109,7 @@ export function serializeSends(proto: SocketPrototype): void {
 export function serializeLoadedZeromq(): number {
   let n = 0;
   for (const [id, mod] of Object.entries(require.cache)) {
-    if (!mod || !/[\\/]zeromq[\\/]lib[\\/]index\.js$/.test(id)) continue;
-    const socket = (mod.exports as { Socket?: { prototype: SocketPrototype } }).Socket;
-    if (typeof socket?.prototype?.send !== "function") continue;
-    serializeSends(socket.prototype);
-    n++;
+    if (mod && /[\\/]zeromq[\\/]lib[\\/]index\.js$/.test(id) && serializeZeromq(mod.exports)) n++;
   }
   return n;
 }
