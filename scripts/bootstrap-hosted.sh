@@ -11,7 +11,8 @@
 #    --ff-only` if it is already there; then `npm ci` (installs and builds).
 # 3. The tslab kernels ("TypeScript (tslab)", "JavaScript (tslab)") in your
 #    Jupyter data folder (`jupyter --data-dir`), with absolute paths to that
-#    Node and tslab, so they start whatever PATH the Jupyter server has.
+#    Node, kernel-lib's preload (it keeps tslab from losing output) and tslab,
+#    so they start whatever PATH the Jupyter server has.
 # Running it again updates the checkout and re-registers; nothing needs root.
 #
 # Settings (environment variables):
