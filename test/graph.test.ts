@@ -48,6 +48,14 @@ describe("computational-graph drawings", () => {
     expect(dot.match(/ -> /g)).toHaveLength(4);
   });
 
+  it("title unnamed leaves by their role", () => {
+    const w = new Variable(3);
+    const out = w.mul(new Variable(2));
+    const dot = graphDot(out, { parameters: [w] });
+    expect(dot).toContain("<b>parameter</b><br/>data 3<br/>grad");
+    expect(dot).toContain("<b>constant</b><br/>data 2<br/>grad");
+  });
+
   it("rejects other values", () => {
     expect(() => graphDot({})).toThrow("drawGraph: expected a Variable, a Tensor, or a node with numeric `data`");
   });

@@ -94,7 +94,8 @@ export function graphDot(root: object, options: GraphOptions = {}): string {
       const role = v === root ? "output" : leaf ? (params.has(v) ? "parameter" : "data") : "intermediate";
       const name = options.names?.get(v) ?? v.label ?? "";
       const op = v.op ?? "";
-      const title = [name, leaf ? "" : op].filter(Boolean).join(" = ") || (leaf ? "constant" : op || "node");
+      // An unnamed leaf: a parameter if listed as one, else a constant.
+      const title = [name, leaf ? "" : op].filter(Boolean).join(" = ") || (leaf ? (params.has(v) ? "parameter" : "constant") : op || "node");
       node(v, `<b>${esc(title)}</b><br/>data ${esc(fmt(v.data))}<br/>grad ${esc(fmt(v.grad))}`, COLOURS[role]);
       for (const input of inputs) {
         // The local gradient(s) d(v)/d(input): a child used twice shows both.
