@@ -1,9 +1,9 @@
 import { describe, expect, it, beforeAll } from "vitest";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { execFile } from "node:child_process";
-import { runNotebook, type NotebookResult } from "kernel-lib/runner";
+import { junitReport, runNotebook, type NotebookResult } from "kernel-lib/runner";
 
 const fixtures = path.join(__dirname, "fixtures", "notebooks");
 const quiet = { log: () => {} };
@@ -118,11 +118,71 @@ describe("kernel-lib-run CLI", () => {
     expect(stdout).toContain("type-error.ipynb: cell 2 (code cell 1) failed");
   });
 
+  it("--jobs 2 runs notebooks at the same time, and --junit writes a report CI services read", async () => {
+    const cli = path.join(__dirname, "..", "node_modules", ".bin", "kernel-lib-run");
+    const dir = mkdtempSync(path.join(tmpdir(), "jobs-"));
+    const junit = path.join(dir, "reports", "notebooks.xml");
+    // Each rendezvous notebook waits until the other has started: they pass only side by side.
+    const names = ["rendezvous-a", "rendezvous-b", "throwing"].map((n) => path.join(fixtures, `${n}.ipynb`));
+    const { code, stdout } = await new Promise<{ code: number; stdout: string }>((resolve) =>
+      execFile(cli, ["--jobs", "2", "--junit", junit, ...names], { env: { ...process.env, RENDEZVOUS_DIR: dir } }, (err, stdout) =>
+        resolve({ code: err ? (err.code as number) : 0, stdout }),
+      ),
+    );
+    expect(code).toBe(1);
+    expect(stdout.trim().split("\n").pop()).toBe("2 passed, 1 failed");
+    expect(stdout).toContain(`[${names[0]}]   [1/1] ok`);
+    expect(stdout).toContain(`[${names[1]}]   [1/1] ok`);
+    expect(stdout).toContain(`[${names[2]}] FAIL ${names[2]}`);
+    // Read back with Python's XML parser, as a CI service would.
+    const read = `import sys, xml.etree.ElementTree as ET
+suite = ET.parse(sys.argv[1]).getroot().find("testsuite")
+print(suite.get("tests"), suite.get("failures"))
+for case in suite.findall("testcase"):
+    f = case.find("failure")
+    print(case.get("name"), "ok" if f is None else "FAILED: " + f.get("message"))`;
+    const report = await new Promise<string>((resolve, reject) =>
+      execFile("/usr/bin/python3", ["-c", read, junit], (err, out, stderr) => (err ? reject(new Error(stderr)) : resolve(out))),
+    );
+    expect(report.trim().split("\n")).toEqual([
+      "3 1",
+      `${names[0]} ok`,
+      `${names[1]} ok`,
+      `${names[2]} FAILED: cell 3 (code cell 2) failed: Error: boom at cell 2`,
+    ]);
+  }, 120_000);
+
+  it("--junit output stays well-formed XML whatever a cell printed", async () => {
+    const failure = { cell: 2, codeCell: 1, source: 'const s = "<b>&";', reason: "error" as const, message: "\x1b[31mRangeError: bad <shape> & \x07bell\x1b[0m\n    at f (x.ts:1:1)" };
+    const notStarted = { cell: 0, codeCell: 0, source: "", reason: "died" as const, message: "the kernel did not start: tslab is not installed" };
+    const results: NotebookResult[] = [
+      { path: "a&b.ipynb", passed: false, failure, failures: [failure], executed: 2, skipped: 0, ms: 1234, written: null },
+      { path: "c.ipynb", passed: false, failure: notStarted, failures: [notStarted], executed: 0, skipped: 0, ms: 5, written: null },
+    ];
+    const file = path.join(mkdtempSync(path.join(tmpdir(), "junit-")), "r.xml");
+    writeFileSync(file, junitReport(results));
+    const read = `import sys, xml.etree.ElementTree as ET
+for case in ET.parse(sys.argv[1]).getroot().iter("testcase"):
+    print(case.get("name"), case.get("time"), "|", case.find("failure").get("message"))`;
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile("/usr/bin/python3", ["-c", read, file], (err, o, stderr) => (err ? reject(new Error(stderr)) : resolve(o))),
+    );
+    expect(out.trim().split("\n")).toEqual([
+      "a&b.ipynb 1.234 | cell 2 (code cell 1) failed: RangeError: bad <shape> & bell",
+      "c.ipynb 0.005 | the kernel did not start: tslab is not installed",
+    ]);
+  });
+
   it("rejects bad arguments with usage", async () => {
     const cli = path.join(__dirname, "..", "node_modules", ".bin", "kernel-lib-run");
     const code = await new Promise<number>((resolve) =>
       execFile(cli, ["--timeout", "-1", fixtures], (err) => resolve(err ? (err.code as number) : 0)),
     );
     expect(code).toBe(2);
+    const jobs = await new Promise<{ code: number; stderr: string }>((resolve) =>
+      execFile(cli, ["--jobs", "0", fixtures], (err, _o, stderr) => resolve({ code: err ? (err.code as number) : 0, stderr })),
+    );
+    expect(jobs.code).toBe(2);
+    expect(jobs.stderr).toContain('--jobs needs a positive whole number, got "0"');
   });
 });

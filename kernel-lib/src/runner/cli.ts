@@ -1,7 +1,8 @@
-import { existsSync, readdirSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { runNotebooks } from "./run";
+import { junitReport } from "./junit";
 
 const USAGE = `Usage: kernel-lib-run [options] <notebook.ipynb | folder>...
 
@@ -16,6 +17,11 @@ Options:
   --write DIR            save the executed notebooks into DIR
   --keep-going           run every cell even after one fails, and report
                          each failing cell (the notebook still fails)
+  --jobs N               run N notebooks at once, each in its own kernel
+                         (default 1); progress lines then start with the
+                         notebook's path
+  --junit FILE           also write a JUnit XML report (a test case per
+                         notebook) for the CI service to show
   -h, --help             this text
 
 Ends with "N passed, N failed" (notebooks); exits 1 if any failed.`;
@@ -50,6 +56,8 @@ async function main(): Promise<number> {
         "startup-timeout": { type: "string" },
         write: { type: "string" },
         "keep-going": { type: "boolean" },
+        jobs: { type: "string" },
+        junit: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -68,10 +76,15 @@ async function main(): Promise<number> {
   let notebooks: string[];
   let cellTimeoutMs: number;
   let startupTimeoutMs: number;
+  let jobs = 1;
   try {
     notebooks = args.positionals.flatMap(collect);
     cellTimeoutMs = seconds("--timeout", args.values.timeout, 120);
     startupTimeoutMs = seconds("--startup-timeout", args.values["startup-timeout"], 60);
+    if (args.values.jobs !== undefined) {
+      jobs = Number(args.values.jobs);
+      if (!Number.isInteger(jobs) || jobs < 1) throw new Error(`--jobs needs a positive whole number, got "${args.values.jobs}"`);
+    }
   } catch (e) {
     console.error(`kernel-lib-run: ${(e as Error).message}`);
     return 2;
@@ -80,7 +93,12 @@ async function main(): Promise<number> {
     console.error(`kernel-lib-run: no .ipynb files in ${args.positionals.join(", ")}`);
     return 2;
   }
-  const results = await runNotebooks(notebooks, { cellTimeoutMs, startupTimeoutMs, writeDir: args.values.write, keepGoing: args.values["keep-going"] });
+  const results = await runNotebooks(notebooks, { cellTimeoutMs, startupTimeoutMs, writeDir: args.values.write, keepGoing: args.values["keep-going"], jobs });
+  const junit = args.values.junit;
+  if (junit) {
+    mkdirSync(path.dirname(path.resolve(junit)), { recursive: true });
+    writeFileSync(junit, junitReport(results));
+  }
   return results.every((r) => r.passed) ? 0 : 1;
 }
 

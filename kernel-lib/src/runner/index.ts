@@ -3,6 +3,8 @@ export type { TslabLocation } from "./kernelspec";
 export { runNotebook, describeFailure } from "./notebook";
 export type { RunOptions, NotebookResult, CellFailure } from "./notebook";
 export { runNotebooks } from "./run";
+export type { RunManyOptions } from "./run";
+export { junitReport } from "./junit";
 export { Kernel } from "./kernel";
 export type { ExecuteResult, KernelOptions, Output } from "./kernel";
 export { studentVersion, restoreSolutions, stubSource, writeStudentVersions } from "./student";
