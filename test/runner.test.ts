@@ -152,6 +152,15 @@ for case in suite.findall("testcase"):
     ]);
   }, 120_000);
 
+  it("refuses a notebook written for another kernel instead of type-checking Python", async () => {
+    const log: string[] = [];
+    const r = await runNotebook(path.join(fixtures, "python.ipynb"), { log: (l) => log.push(l) });
+    expect(r.passed).toBe(false);
+    expect(r.executed).toBe(0);
+    expect(r.failure!.message).toBe("this notebook is for the python3 kernel (language python); kernel-lib-run runs TypeScript and JavaScript notebooks through tslab");
+    expect(log.join("\n")).not.toContain("Cannot find name");
+  });
+
   it("--junit output stays well-formed XML whatever a cell printed", async () => {
     const failure = { cell: 2, codeCell: 1, source: 'const s = "<b>&";', reason: "error" as const, message: "\x1b[31mRangeError: bad <shape> & \x07bell\x1b[0m\n    at f (x.ts:1:1)" };
     const notStarted = { cell: 0, codeCell: 0, source: "", reason: "died" as const, message: "the kernel did not start: tslab is not installed" };

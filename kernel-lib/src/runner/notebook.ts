@@ -99,7 +99,8 @@ export async function runNotebook(nbPath: string, options: RunOptions = {}): Pro
   const started = Date.now();
   const nb = JSON.parse(readFileSync(nbPath, "utf8")) as Notebook;
   if (nb.nbformat !== 4 || !Array.isArray(nb.cells)) throw new Error(`${nbPath}: not an nbformat 4 notebook`);
-  const language = nb.metadata.kernelspec?.language ?? nb.metadata.kernelspec?.name ?? "typescript";
+  const spec = nb.metadata.kernelspec;
+  const language = (spec?.language ?? spec?.name ?? "typescript").toLowerCase();
   const js = /^(javascript|jslab)$/.test(language);
   const codeCells = nb.cells.filter((c) => c.cell_type === "code").length;
   log(`▶ ${nbPath} (${codeCells} code cells)`);
@@ -112,15 +113,21 @@ export async function runNotebook(nbPath: string, options: RunOptions = {}): Pro
   };
 
   let kernel: Kernel | null = null;
-  try {
-    kernel = await Kernel.start({
-      cwd: path.dirname(path.resolve(nbPath)),
-      js,
-      startupTimeoutMs: options.startupTimeoutMs,
-      interruptGraceMs: options.interruptGraceMs,
-    });
-  } catch (e) {
-    fail({ cell: 0, codeCell: 0, source: "", reason: "died", message: `the kernel did not start: ${(e as Error).message}` });
+  if (!js && !/^(typescript|tslab)$/.test(language)) {
+    // Running it through tslab would only produce a screen of type errors.
+    const kernelName = spec?.name ? `the ${spec.name} kernel` : "another kernel";
+    fail({ cell: 0, codeCell: 0, source: "", reason: "error", message: `this notebook is for ${kernelName} (language ${language}); kernel-lib-run runs TypeScript and JavaScript notebooks through tslab` });
+  } else {
+    try {
+      kernel = await Kernel.start({
+        cwd: path.dirname(path.resolve(nbPath)),
+        js,
+        startupTimeoutMs: options.startupTimeoutMs,
+        interruptGraceMs: options.interruptGraceMs,
+      });
+    } catch (e) {
+      fail({ cell: 0, codeCell: 0, source: "", reason: "died", message: `the kernel did not start: ${(e as Error).message}` });
+    }
   }
 
   let codeIndex = 0;
