@@ -1,5 +1,5 @@
 import { describe, expect, it, beforeAll } from "vitest";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { execFile } from "node:child_process";
@@ -151,6 +151,19 @@ for case in suite.findall("testcase"):
       `${names[2]} FAILED: cell 3 (code cell 2) failed: Error: boom at cell 2`,
     ]);
   }, 120_000);
+
+  it("needs no Python or Jupyter: passes with only Node on PATH", async () => {
+    const cli = path.join(__dirname, "..", "node_modules", ".bin", "kernel-lib-run");
+    // A PATH holding nothing but a link to node (its own folder may hold python3 and jupyter).
+    const bin = mkdtempSync(path.join(tmpdir(), "only-node-"));
+    symlinkSync(process.execPath, path.join(bin, "node"));
+    const env = { HOME: process.env.HOME, PATH: bin };
+    const { code, stdout } = await new Promise<{ code: number; stdout: string }>((resolve) =>
+      execFile(cli, [path.join(fixtures, "passing.ipynb")], { env }, (err, stdout) => resolve({ code: err ? (err.code as number) : 0, stdout })),
+    );
+    expect(code, stdout).toBe(0);
+    expect(stdout.trim().split("\n").pop()).toBe("1 passed, 0 failed");
+  }, 60_000);
 
   it("refuses a notebook written for another kernel instead of type-checking Python", async () => {
     const log: string[] = [];
