@@ -8,7 +8,7 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { runNotebook } from "kernel-lib/runner";
+import { installKernelSpecs, runNotebook } from "kernel-lib/runner";
 import { findTslab } from "../kernel-lib/src/runner/kernelspec";
 import { executeNotebook, describeRun, notebookOutputText, repoRoot } from "./support/hosted";
 
@@ -22,10 +22,11 @@ const linesOf = (text: string) => text.split("\n").filter((l) => l.startsWith("l
  * Publish `n` messages without waiting, as tslab does, to a subscriber in the
  * same process; report what was thrown, what arrived, and any warning.
  */
-function publish(n: number, patched: boolean) {
+function publish(n: number, patch: "none" | "before-bind" | "after-bind") {
   const script = `
     const zmq = require(${JSON.stringify(require.resolve("zeromq"))});
-    if (${patched}) require(${JSON.stringify(path.join(repoRoot, "kernel-lib/dist/tslab/sends.js"))}).serializeSends(zmq.Socket.prototype);
+    const fix = () => require(${JSON.stringify(path.join(repoRoot, "kernel-lib/dist/tslab/sends.js"))}).serializeZeromq(zmq);
+    if (${JSON.stringify(patch)} === "before-bind") fix(); // as the preload does
     (async () => {
       const pub = new zmq.Publisher({ linger: 0 });
       const sub = new zmq.Subscriber({ linger: 0 });
@@ -33,6 +34,7 @@ function publish(n: number, patched: boolean) {
       sub.connect(pub.lastEndpoint);
       sub.subscribe();
       await new Promise((r) => setTimeout(r, 300)); // let the subscription reach the publisher
+      if (${JSON.stringify(patch)} === "after-bind") fix(); // as importing kernel-lib into a running kernel does
       let thrown = 0;
       for (let i = 0; i < ${n}; i++) try { pub.send(String(i)); } catch { thrown++; }
       let received = 0, inOrder = true;
@@ -50,14 +52,17 @@ function publish(n: number, patched: boolean) {
 
 describe("zeromq sends as tslab makes them", () => {
   it("bare zeromq: after 512 sends in a row, the rest throw EBUSY and are lost", () => {
-    const r = publish(5000, false);
+    const r = publish(5000, "none");
     expect(r.thrown).toBeGreaterThan(4000);
     expect(r.received).toBeLessThan(1000);
   });
 
-  it("with serializeSends: all 20000 arrive, in order, and nothing is printed", () => {
-    const r = publish(20_000, true);
-    expect(r).toEqual({ thrown: 0, received: 20_000, inOrder: true, stderr: "" });
+  it("fixed before the publisher binds (the preload): all 20000 arrive, in order, and nothing is printed", () => {
+    expect(publish(20_000, "before-bind")).toEqual({ thrown: 0, received: 20_000, inOrder: true, stderr: "" });
+  });
+
+  it("fixed after it bound (kernel-lib imported into a running kernel): the same", () => {
+    expect(publish(20_000, "after-bind")).toEqual({ thrown: 0, received: 20_000, inOrder: true, stderr: "" });
   });
 });
 
@@ -71,6 +76,41 @@ describe("a cell printing 3000 lines (real tslab kernel)", () => {
     expect(text).toContain("the next cell ran");
     expect(text).not.toMatch(/Warning|EBUSY/);
   }, 90_000);
+
+  it("output still streams while a cell computes: a client sees the first line before the cell ends", () => {
+    // The cell prints, then spins until the client has seen that line (a file the client creates).
+    const dir = mkdtempSync(path.join(tmpdir(), "live-"));
+    installKernelSpecs(path.join(dir, "jupyter"));
+    const cell = [
+      'import * as fs from "fs";',
+      'console.log("first");',
+      "const t0 = Date.now();",
+      "while (!fs.existsSync(process.env.HANDSHAKE!) && Date.now() - t0 < 60000) {}",
+      'console.log(fs.existsSync(process.env.HANDSHAKE!) ? "the client saw the first line while the cell ran" : "the first line came only after the cell");',
+    ].join("\n");
+    const client = `import json, os
+from jupyter_client.manager import start_new_kernel
+km, kc = start_new_kernel(kernel_name="tslab")
+msg_id = kc.execute(json.loads(${JSON.stringify(JSON.stringify(cell))}))
+while True:
+    m = kc.get_iopub_msg(timeout=120)
+    if m["parent_header"].get("msg_id") != msg_id: continue
+    if m["msg_type"] == "stream":
+        text = m["content"]["text"]
+        print(text, end="", flush=True)
+        if "first" in text: open(os.environ["HANDSHAKE"], "w").close()
+    if m["msg_type"] == "status" and m["content"]["execution_state"] == "idle": break
+km.shutdown_kernel(now=True)
+`;
+    const r = spawnSync("/usr/bin/python3", ["-c", client], {
+      cwd: fixtures,
+      encoding: "utf8",
+      timeout: 180_000,
+      env: { ...process.env, JUPYTER_PATH: path.join(dir, "jupyter"), HANDSHAKE: path.join(dir, "seen") },
+    });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toBe("first\nthe client saw the first line while the cell ran\n");
+  }, 200_000);
 
   describe("Jupyter (nbconvert) with a kernel registered the plain way, as `tslab install` does", () => {
     const data = mkdtempSync(path.join(tmpdir(), "plain-tslab-"));

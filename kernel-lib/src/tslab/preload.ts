@@ -9,11 +9,11 @@ import { createRequire } from "node:module";
 import { serializeZeromq } from "./sends";
 
 const script = process.argv[1];
-if (script) {
-  // The zeromq tslab itself will load: resolved from its own script.
-  try {
-    serializeZeromq(createRequire(realpathSync(script))("zeromq"));
-  } catch {
-    // not a tslab (or no zeromq next to it): nothing to fix
-  }
+// The zeromq tslab itself will load: resolved from its own script.
+let zmq: unknown = null;
+try {
+  if (script) zmq = createRequire(realpathSync(script))("zeromq");
+} catch {
+  // not a tslab (or no zeromq next to it): nothing to fix
 }
+if (zmq) serializeZeromq(zmq);
