@@ -1,6 +1,6 @@
 import { inspect } from "node:util";
 import * as rule from "./rules";
-import { opError, type BinaryRule, type UnaryRule } from "./rules";
+import { checkFinite, checkNumberOperand, opError, type BinaryRule, type UnaryRule } from "./rules";
 import { Variable } from "./variable";
 
 /** A number or a Dual: every binary op accepts either. */
@@ -93,13 +93,12 @@ export class Dual {
 
 function lift(op: string, x: DualLike): Dual {
   if (x instanceof Dual) return x;
-  if (typeof x !== "number" || !Number.isFinite(x)) throw opError(op, `operands must be Duals or finite numbers, got ${String(x)}`);
+  checkNumberOperand(op, x, "Dual");
   return new Dual(x, 0);
 }
 
 function make(op: string, inputs: number[], value: number, tangent: number): Dual {
-  if (!Number.isFinite(value)) throw opError(op, `${op}(${inputs.join(", ")}) is ${value}`);
-  if (!Number.isFinite(tangent)) throw opError(op, `the derivative of ${op} at (${inputs.join(", ")}) is not finite`);
+  checkFinite(op, inputs, value, tangent);
   return new Dual(value, tangent);
 }
 

@@ -13,6 +13,17 @@ export function opError(op: string, message: string): Error {
   return new RangeError(`${op}: ${message}`);
 }
 
+/** A plain-number operand must be finite; `kind` names the class that may stand in its place. */
+export function checkNumberOperand(op: string, x: unknown, kind: string): void {
+  if (typeof x !== "number" || !Number.isFinite(x)) throw opError(op, `operands must be ${kind}s or finite numbers, got ${String(x)}`);
+}
+
+/** An op's value and the derivatives it carries must be finite: say which is not, at which inputs. */
+export function checkFinite(op: string, inputs: number[], value: number, ...derivatives: number[]): void {
+  if (!Number.isFinite(value)) throw opError(op, `${op}(${inputs.join(", ")}) is ${value}`);
+  if (!derivatives.every(Number.isFinite)) throw opError(op, `the derivative of ${op} at (${inputs.join(", ")}) is not finite`);
+}
+
 export const add: BinaryRule = (a, b) => [a + b, 1, 1];
 export const sub: BinaryRule = (a, b) => [a - b, 1, -1];
 export const mul: BinaryRule = (a, b) => [a * b, b, a];

@@ -1,6 +1,6 @@
 import { inspect } from "node:util";
 import * as rule from "./rules";
-import { opError, type BinaryRule, type UnaryRule } from "./rules";
+import { checkFinite, checkNumberOperand, type BinaryRule, type UnaryRule } from "./rules";
 
 /** A number or a Variable: every binary op accepts either on both sides. */
 export type Scalar = Variable | number;
@@ -193,22 +193,12 @@ export function lift(x: Scalar): Variable {
 }
 
 function checkOperand(op: string, x: Scalar): void {
-  if (x instanceof Variable) return;
-  if (typeof x !== "number" || !Number.isFinite(x)) {
-    throw opError(op, `operands must be Variables or finite numbers, got ${String(x)}`);
-  }
-}
-
-function checkResult(op: string, inputs: number[], value: number, da: number, db: number): void {
-  if (!Number.isFinite(value)) throw opError(op, `${op}(${inputs.join(", ")}) is ${value}`);
-  if (!Number.isFinite(da) || !Number.isFinite(db)) {
-    throw opError(op, `the derivative of ${op} at (${inputs.join(", ")}) is not finite`);
-  }
+  if (!(x instanceof Variable)) checkNumberOperand(op, x, "Variable");
 }
 
 function unary(op: string, x: Variable, f: UnaryRule): Variable {
   const [value, da] = f(x.data);
-  if (!(Number.isFinite(value) && Number.isFinite(da))) checkResult(op, [x.data], value, da, 0);
+  if (!(Number.isFinite(value) && Number.isFinite(da))) checkFinite(op, [x.data], value, da);
   const out = new Variable(value, "", op);
   out._a = x;
   out._da = da;
@@ -221,7 +211,7 @@ function binary(op: string, x: Scalar, y: Scalar, f: BinaryRule): Variable {
   const a = x instanceof Variable ? x.data : x;
   const b = y instanceof Variable ? y.data : y;
   const [value, da, db] = f(a, b);
-  if (!(Number.isFinite(value) && Number.isFinite(da) && Number.isFinite(db))) checkResult(op, [a, b], value, da, db);
+  if (!(Number.isFinite(value) && Number.isFinite(da) && Number.isFinite(db))) checkFinite(op, [a, b], value, da, db);
   const out = new Variable(value, "", op);
   // A plain-number operand is a constant: no node, no gradient.
   if (x instanceof Variable) {
