@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { Kernel, type Output } from "./kernel";
+import { Kernel } from "./kernel";
+import { sourceText, type Cell } from "./cells";
 
 export interface RunOptions {
   /** Per-cell limit in milliseconds (default 120 000). */
@@ -45,21 +46,14 @@ export interface NotebookResult {
   written: string | null;
 }
 
-interface Cell {
-  cell_type: string;
-  source: string | string[];
-  metadata?: { tags?: string[] } & Record<string, unknown>;
-  outputs?: Output[];
-  execution_count?: number | null;
-}
-
 interface Notebook {
   nbformat: number;
   metadata: { kernelspec?: { name?: string; language?: string } } & Record<string, unknown>;
   cells: Cell[];
 }
 
-const sourceText = (cell: Cell): string => (Array.isArray(cell.source) ? cell.source.join("") : cell.source);
+/** A failure of the notebook as a whole, before any cell ran (cell 0). */
+export const notebookFailure = (reason: CellFailure["reason"], message: string): CellFailure => ({ cell: 0, codeCell: 0, source: "", reason, message });
 
 function firstLines(source: string, n = 3): string {
   const lines = source.split("\n");
@@ -116,7 +110,7 @@ export async function runNotebook(nbPath: string, options: RunOptions = {}): Pro
   if (!js && !/^(typescript|tslab)$/.test(language)) {
     // Running it through tslab would only produce a screen of type errors.
     const kernelName = spec?.name ? `the ${spec.name} kernel` : "another kernel";
-    fail({ cell: 0, codeCell: 0, source: "", reason: "error", message: `this notebook is for ${kernelName} (language ${language}); kernel-lib-run runs TypeScript and JavaScript notebooks through tslab` });
+    fail(notebookFailure("error", `this notebook is for ${kernelName} (language ${language}); kernel-lib-run runs TypeScript and JavaScript notebooks through tslab`));
   } else {
     try {
       kernel = await Kernel.start({
@@ -126,7 +120,7 @@ export async function runNotebook(nbPath: string, options: RunOptions = {}): Pro
         interruptGraceMs: options.interruptGraceMs,
       });
     } catch (e) {
-      fail({ cell: 0, codeCell: 0, source: "", reason: "died", message: `the kernel did not start: ${(e as Error).message}` });
+      fail(notebookFailure("died", `the kernel did not start: ${(e as Error).message}`));
     }
   }
 

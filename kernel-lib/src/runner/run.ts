@@ -1,4 +1,4 @@
-import { runNotebook, describeFailure, type CellFailure, type NotebookResult, type RunOptions } from "./notebook";
+import { runNotebook, describeFailure, notebookFailure, type NotebookResult, type RunOptions } from "./notebook";
 
 export interface RunManyOptions extends RunOptions {
   /**
@@ -29,7 +29,7 @@ export async function runNotebooks(paths: string[], options: RunManyOptions = {}
       } catch (e) {
         // An unreadable notebook fails on its own; the others still run.
         nbLog(`FAIL ${p}: ${(e as Error).message}`);
-        const failure: CellFailure = { cell: 0, codeCell: 0, source: "", reason: "error", message: (e as Error).message };
+        const failure = notebookFailure("error", (e as Error).message);
         results[i] = { path: p, passed: false, failure, failures: [failure], executed: 0, skipped: 0, ms: 0, written: null };
       }
     }

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
+import { sourceText, type Cell } from "./cells";
 
 /**
  * Student versions of lessons. A lesson is written once, with its solutions:
@@ -10,14 +11,6 @@ import * as path from "node:path";
  * still type-checks and fails only where work is left.
  */
 
-interface Cell {
-  cell_type: string;
-  id?: string;
-  source: string | string[];
-  metadata?: { tags?: string[] } & Record<string, unknown>;
-  outputs?: unknown[];
-  execution_count?: number | null;
-}
 export interface LessonNotebook {
   nbformat: number;
   metadata: Record<string, unknown>;
@@ -30,7 +23,6 @@ const BANNER_ID = "student-version";
 
 const STAMP = "kernel_lib_student";
 
-const text = (cell: Cell): string => (Array.isArray(cell.source) ? cell.source.join("") : cell.source);
 const tagged = (cell: Cell): boolean => (cell.metadata?.tags ?? []).includes("solution");
 
 /** Replace each solution region of one cell's source; `where` names the cell in errors. */
@@ -57,7 +49,7 @@ export function stubSource(source: string, where: string): string {
 export function studentVersion(nb: LessonNotebook, name = "notebook"): LessonNotebook {
   const cells = nb.cells.map((cell, i): Cell => {
     const where = `${name}, cell ${i + 1}${cell.id ? ` (${cell.id})` : ""}`;
-    const src = text(cell);
+    const src = sourceText(cell);
     const marked = src.split("\n").some((l) => BEGIN.test(l) || END.test(l));
     if (!tagged(cell)) {
       if (marked && cell.cell_type === "code") throw new Error(`${where}: has solution markers but no \`solution\` tag, so its solution would leak into the student version`);
@@ -85,7 +77,7 @@ export function studentVersion(nb: LessonNotebook, name = "notebook"): LessonNot
 /** A hash of what a student edits: the cells' types and sources (not outputs). */
 function sourcesHash(cells: Cell[]): string {
   return createHash("sha256")
-    .update(JSON.stringify(cells.map((c) => [c.cell_type, text(c)])))
+    .update(JSON.stringify(cells.map((c) => [c.cell_type, sourceText(c)])))
     .digest("hex");
 }
 
