@@ -1,5 +1,6 @@
 import { display } from "../display";
 import { svgToPngBase64 } from "./png";
+import { esc } from "./svg";
 
 /**
  * Computational-graph drawings: Graphviz (compiled to WebAssembly, the
@@ -55,7 +56,6 @@ const COLOURS = {
 };
 
 const fmt = (v: number) => (Number.isInteger(v) ? String(v) : Number(v.toPrecision(4)).toString());
-const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 
 function isScalar(x: object): x is ScalarNode {
   const v = x as ScalarNode;

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { display } from "../display";
-import { renderSvg, type SvgTrace } from "./svg";
+import { esc, renderSvg, type SvgTrace } from "./svg";
 import { svgToPngBase64 } from "./png";
 
 /**
@@ -104,7 +104,7 @@ export class Figure {
     const id = `kernel-lib-plot-${randomBytes(6).toString("hex")}`;
     // Where scripts do not run (an untrusted notebook shows this HTML sanitised), the
     // static picture inside the div is what stays; the script replaces it with the figure.
-    const fallback = fallbackPng ? `<img class="kernel-lib-static" alt="${this.toString().replace(/"/g, "&quot;")}" src="data:image/png;base64,${fallbackPng}"/>` : "";
+    const fallback = fallbackPng ? `<img class="kernel-lib-static" alt="${esc(this.toString())}" src="data:image/png;base64,${fallbackPng}"/>` : "";
     const figure = JSON.stringify(this.toJSON()).replace(/</g, "\\u003c");
     const library = withLibrary ? `<script type="text/javascript">${plotlySource()}</script>\n` : "";
     // The figure waits briefly for the library, and says so plainly if it never
