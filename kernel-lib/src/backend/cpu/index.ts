@@ -136,7 +136,6 @@ function flatStride(view: View, shape: number[]): number | null {
   return view.strides.every((s, i) => s === c[i] || shape[i] === 1) ? 1 : null;
 }
 
-const sizeOf = numel;
 
 /** Each [rows, cols] matrix of a batch transposed, packed contiguously. */
 function transposed(x: TypedArray, batch: number, rows: number, cols: number, batchStride: number): TypedArray {
@@ -182,7 +181,7 @@ export const cpuBackend: Backend = {
   },
 
   elementwise(op, inputs, shape, dtype) {
-    const out = allocate(dtype, sizeOf(shape));
+    const out = allocate(dtype, numel(shape));
     if (out.length === 0) return new CpuStorage(out, dtype);
     // The kernel key and arguments, built with plain loops: this is the per-op overhead.
     let flatKinds: string | null = "";
@@ -215,20 +214,20 @@ export const cpuBackend: Backend = {
     if (red.every((a, i) => a === shape.length - red.length + i)) {
       // reduced axes trailing: rows of contiguous values, one compiled loop per op and dtype
       const outType: DType = x.dtype === "bool" ? "int32" : x.dtype;
-      const R = sizeOf(axes.map((a) => shape[a]));
-      const out = allocate(outType, sizeOf(shape.slice(0, shape.length - axes.length)));
+      const R = numel(axes.map((a) => shape[a]));
+      const out = allocate(outType, numel(shape.slice(0, shape.length - axes.length)));
       const big = op === "sum" && x.dtype === "float32" && out.length * R >= WASM_MIN && R >= 16;
       if (!(big && wasmRowSum(data(x) as Float32Array, out as Float32Array, out.length, R))) rowReducer(op, x.dtype)(data(x), out, out.length, R);
       return new CpuStorage(out, outType);
     }
     const src = data(x);
     const outShape = shape.map((d, i) => (axes.includes(i) ? 1 : d));
-    const out = allocate(x.dtype === "bool" ? "int32" : x.dtype, sizeOf(outShape));
+    const out = allocate(x.dtype === "bool" ? "int32" : x.dtype, numel(outShape));
     const init = op === "sum" ? 0 : op === "max" ? -Infinity : Infinity;
-    const strides = shape.map((_, i) => sizeOf(shape.slice(i + 1)));
+    const strides = contiguousStrides(shape);
     // Reduced axes elsewhere: odometers over the kept and the reduced axes.
     const kept = shape.map((_, i) => i).filter((i) => !axes.includes(i));
-    const redSize = sizeOf(red.map((i) => shape[i]));
+    const redSize = numel(red.map((i) => shape[i]));
     const keptIdx = new Array(kept.length).fill(0);
     const redIdx = new Array(red.length).fill(0);
     let base = 0;
@@ -263,8 +262,8 @@ export const cpuBackend: Backend = {
   argReduce(op, x, shape, axis) {
     const src = data(x);
     const n = shape[axis];
-    const inner = sizeOf(shape.slice(axis + 1));
-    const outer = sizeOf(shape.slice(0, axis));
+    const inner = numel(shape.slice(axis + 1));
+    const outer = numel(shape.slice(0, axis));
     const out = new Int32Array(outer * inner);
     for (let o = 0; o < outer; o++) {
       for (let i = 0; i < inner; i++) {
@@ -363,7 +362,7 @@ export const cpuBackend: Backend = {
     const src = data(x);
     const ind = data(index);
     const out = allocate(x.dtype, ind.length);
-    const xStrides = xShape.map((_, i) => sizeOf(xShape.slice(i + 1)));
+    const xStrides = contiguousStrides(xShape);
     const nd = indexShape.length;
     const idx = new Array(nd).fill(0);
     for (let i = 0; i < ind.length; i++) {
@@ -381,8 +380,8 @@ export const cpuBackend: Backend = {
   scatterAdd(src, indexShape, dim, index, outShape) {
     const s = data(src);
     const ind = data(index);
-    const out = allocate(src.dtype, sizeOf(outShape));
-    const oStrides = outShape.map((_, i) => sizeOf(outShape.slice(i + 1)));
+    const out = allocate(src.dtype, numel(outShape));
+    const oStrides = contiguousStrides(outShape);
     const nd = indexShape.length;
     const idx = new Array(nd).fill(0);
     for (let i = 0; i < ind.length; i++) {

@@ -405,12 +405,11 @@ function groupsFor(workgroups: number): [number, number, number] {
 }
 const threads = (n: number): [number, number, number] => groupsFor(Math.ceil(n / WG));
 
-const sizeOf = numel;
 
 
 /** c: read in order; s: one value; v: a strided view. */
 function layoutOf(view: View, shape: number[]): string {
-  if (view.contiguous) return view.storage.size === 1 && sizeOf(shape) !== 1 ? "s" : "c";
+  if (view.contiguous) return view.storage.size === 1 && numel(shape) !== 1 ? "s" : "c";
   if (view.strides.every((s, i) => s === 0 || shape[i] === 1)) return "s";
   const c = contiguousStrides(shape);
   return view.strides.every((s, i) => s === c[i] || shape[i] === 1) ? "c" : "v";
@@ -453,7 +452,7 @@ export const webgpuBackend: Backend = {
   },
 
   elementwise(op, inputs, shape, dtype) {
-    const size = sizeOf(shape);
+    const size = numel(shape);
     const out = createStorage(dtype, size);
     if (size === 0) return out;
     const layout = inputs.map((v) => layoutOf(v, shape)).join("");
@@ -479,8 +478,8 @@ export const webgpuBackend: Backend = {
     const outType: DType = x.dtype === "bool" ? "int32" : x.dtype;
     const kept = shape.map((_, i) => i).filter((i) => !axes.includes(i));
     const red = [...axes].sort((a, b) => a - b);
-    const rows = sizeOf(kept.map((i) => shape[i]));
-    let R = sizeOf(red.map((i) => shape[i]));
+    const rows = numel(kept.map((i) => shape[i]));
+    let R = numel(red.map((i) => shape[i]));
     // Bring the reduced axes last (a strided copy) unless they already are.
     let src = gpuStorage(x);
     const order = [...kept, ...red];
@@ -516,7 +515,7 @@ export const webgpuBackend: Backend = {
       src = webgpuBackend.elementwise("copy", [{ storage: x, strides: order.map((d) => own[d]), offset: 0 }], order.map((d) => shape[d]), x.dtype) as GpuStorage;
     }
     const R = shape[axis];
-    const rows = sizeOf(shape) / R;
+    const rows = numel(shape) / R;
     const out = createStorage("int32", rows);
     const t = src.dtype;
     if (rows > 0) dispatch(`arg|${op}|${t}`, () => argReduceSource(op, t), [out.buffer, src.buffer], [R, rows], groupsFor(rows));
@@ -538,14 +537,14 @@ export const webgpuBackend: Backend = {
   viewAdd(base, src, shape, strides, offset) {
     const out = createStorage(base.dtype, base.size);
     if (base.size) encoderForCopy().copyBufferToBuffer(gpuStorage(base).buffer, 0, out.buffer, 0, base.size * 4);
-    const size = sizeOf(shape);
+    const size = numel(shape);
     const t = base.dtype;
     if (size) dispatch(`viewAdd|${t}`, () => viewAddSource(t), [out.buffer, gpuStorage(src).buffer], [size, shape.length, offset, ...shape, ...strides], threads(size));
     return out;
   },
 
   gather(x, xShape, dim, index, indexShape) {
-    const size = sizeOf(indexShape);
+    const size = numel(indexShape);
     const out = createStorage(x.dtype, size);
     if (size) {
       const t = x.dtype;
@@ -555,7 +554,7 @@ export const webgpuBackend: Backend = {
   },
 
   scatterAdd(src, indexShape, dim, index, outShape) {
-    const size = sizeOf(outShape);
+    const size = numel(outShape);
     const out = createStorage(src.dtype, size);
     if (size) {
       const t = src.dtype;
