@@ -166,12 +166,7 @@ elif command -v jupyter >/dev/null 2>&1 && data_dir="$(jupyter --data-dir 2>/dev
 else
   data_dir="${JUPYTER_DATA_DIR:-$HOME/.local/share/jupyter}"
 fi
-"$node_exe" -e '
-  const path = require("node:path");
-  const runner = require(require.resolve("kernel-lib/runner", { paths: [process.cwd()] }));
-  const tslab = runner.findTslab(path.resolve("notebooks"));
-  for (const dir of runner.installKernelSpecs(process.argv[1], tslab)) console.log(`[bootstrap] registered kernel ${path.basename(dir)} (tslab ${tslab.version}): ${dir}`);
-' "$data_dir"
+"$node_exe" scripts/register-kernels.cjs "$data_dir" "[bootstrap]"
 if command -v jupyter >/dev/null 2>&1; then
   if jupyter kernelspec list 2>/dev/null | grep -qE '^[[:space:]]*tslab[[:space:]]'; then
     say "\`jupyter kernelspec list\` shows tslab"
