@@ -7,6 +7,21 @@ import { junitReport, runNotebook, type NotebookResult } from "kernel-lib/runner
 
 const fixtures = path.join(__dirname, "fixtures", "notebooks");
 const quiet = { log: () => {} };
+const cli = path.join(__dirname, "..", "node_modules", ".bin", "kernel-lib-run");
+
+/** Run kernel-lib-run; its exit code and output. */
+function runCli(args: string[], env?: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) =>
+    execFile(cli, args, env ? { env } : {}, (err, stdout, stderr) => resolve({ code: err ? (err.code as number) : 0, stdout, stderr })),
+  );
+}
+
+/** Run a Python program with Debian's python3 (which has nbformat); its stdout. */
+function python(program: string, ...args: string[]): Promise<string> {
+  return new Promise((resolve, reject) =>
+    execFile("/usr/bin/python3", ["-c", program, ...args], (err, stdout, stderr) => (err ? reject(new Error(stderr)) : resolve(stdout))),
+  );
+}
 
 describe("notebook runner on fixture notebooks (real tslab kernel)", () => {
   const outDir = mkdtempSync(path.join(tmpdir(), "runner-test-"));
@@ -98,37 +113,25 @@ describe("notebook runner on fixture notebooks (real tslab kernel)", () => {
 for f in sorted(glob.glob(${JSON.stringify(outDir + "/*.ipynb")})):
     nbformat.validate(nbformat.read(f, 4))
 print("valid")`;
-    const out = await new Promise<string>((resolve, reject) =>
-      execFile("/usr/bin/python3", ["-c", check], (err, stdout, stderr) => (err ? reject(new Error(stderr)) : resolve(stdout))),
-    );
+    const out = await python(check);
     expect(out.trim()).toBe("valid");
   });
 });
 
 describe("kernel-lib-run CLI", () => {
   it("ends with 'N passed, N failed' and exits non-zero on a failure", async () => {
-    const cli = path.join(__dirname, "..", "node_modules", ".bin", "kernel-lib-run");
-    const { code, stdout } = await new Promise<{ code: number; stdout: string }>((resolve) =>
-      execFile(cli, ["--timeout", "20", path.join(fixtures, "passing.ipynb"), path.join(fixtures, "type-error.ipynb")], (err, stdout) =>
-        resolve({ code: err ? (err.code as number) : 0, stdout }),
-      ),
-    );
+    const { code, stdout } = await runCli(["--timeout", "20", path.join(fixtures, "passing.ipynb"), path.join(fixtures, "type-error.ipynb")]);
     expect(code).toBe(1);
     expect(stdout.trim().split("\n").pop()).toBe("1 passed, 1 failed");
     expect(stdout).toContain("type-error.ipynb: cell 2 (code cell 1) failed");
   });
 
   it("--jobs 2 runs notebooks at the same time, and --junit writes a report CI services read", async () => {
-    const cli = path.join(__dirname, "..", "node_modules", ".bin", "kernel-lib-run");
     const dir = mkdtempSync(path.join(tmpdir(), "jobs-"));
     const junit = path.join(dir, "reports", "notebooks.xml");
     // Each rendezvous notebook waits until the other has started: they pass only side by side.
     const names = ["rendezvous-a", "rendezvous-b", "throwing"].map((n) => path.join(fixtures, `${n}.ipynb`));
-    const { code, stdout } = await new Promise<{ code: number; stdout: string }>((resolve) =>
-      execFile(cli, ["--jobs", "2", "--junit", junit, ...names], { env: { ...process.env, RENDEZVOUS_DIR: dir } }, (err, stdout) =>
-        resolve({ code: err ? (err.code as number) : 0, stdout }),
-      ),
-    );
+    const { code, stdout } = await runCli(["--jobs", "2", "--junit", junit, ...names], { ...process.env, RENDEZVOUS_DIR: dir });
     expect(code).toBe(1);
     expect(stdout.trim().split("\n").pop()).toBe("2 passed, 1 failed");
     expect(stdout).toContain(`[${names[0]}]   [1/1] ok`);
@@ -141,9 +144,7 @@ print(suite.get("tests"), suite.get("failures"))
 for case in suite.findall("testcase"):
     f = case.find("failure")
     print(case.get("name"), "ok" if f is None else "FAILED: " + f.get("message"))`;
-    const report = await new Promise<string>((resolve, reject) =>
-      execFile("/usr/bin/python3", ["-c", read, junit], (err, out, stderr) => (err ? reject(new Error(stderr)) : resolve(out))),
-    );
+    const report = await python(read, junit);
     expect(report.trim().split("\n")).toEqual([
       "3 1",
       `${names[0]} ok`,
@@ -153,14 +154,11 @@ for case in suite.findall("testcase"):
   }, 120_000);
 
   it("needs no Python or Jupyter: passes with only Node on PATH", async () => {
-    const cli = path.join(__dirname, "..", "node_modules", ".bin", "kernel-lib-run");
     // A PATH holding nothing but a link to node (its own folder may hold python3 and jupyter).
     const bin = mkdtempSync(path.join(tmpdir(), "only-node-"));
     symlinkSync(process.execPath, path.join(bin, "node"));
     const env = { HOME: process.env.HOME, PATH: bin };
-    const { code, stdout } = await new Promise<{ code: number; stdout: string }>((resolve) =>
-      execFile(cli, [path.join(fixtures, "passing.ipynb")], { env }, (err, stdout) => resolve({ code: err ? (err.code as number) : 0, stdout })),
-    );
+    const { code, stdout } = await runCli([path.join(fixtures, "passing.ipynb")], env);
     expect(code, stdout).toBe(0);
     expect(stdout.trim().split("\n").pop()).toBe("1 passed, 0 failed");
   }, 60_000);
@@ -186,9 +184,7 @@ for case in suite.findall("testcase"):
     const read = `import sys, xml.etree.ElementTree as ET
 for case in ET.parse(sys.argv[1]).getroot().iter("testcase"):
     print(case.get("name"), case.get("time"), "|", case.find("failure").get("message"))`;
-    const out = await new Promise<string>((resolve, reject) =>
-      execFile("/usr/bin/python3", ["-c", read, file], (err, o, stderr) => (err ? reject(new Error(stderr)) : resolve(o))),
-    );
+    const out = await python(read, file);
     expect(out.trim().split("\n")).toEqual([
       "a&b.ipynb 1.234 | cell 2 (code cell 1) failed: RangeError: bad <shape> & bell",
       "c.ipynb 0.005 | the kernel did not start: tslab is not installed",
@@ -196,14 +192,8 @@ for case in ET.parse(sys.argv[1]).getroot().iter("testcase"):
   });
 
   it("rejects bad arguments with usage", async () => {
-    const cli = path.join(__dirname, "..", "node_modules", ".bin", "kernel-lib-run");
-    const code = await new Promise<number>((resolve) =>
-      execFile(cli, ["--timeout", "-1", fixtures], (err) => resolve(err ? (err.code as number) : 0)),
-    );
-    expect(code).toBe(2);
-    const jobs = await new Promise<{ code: number; stderr: string }>((resolve) =>
-      execFile(cli, ["--jobs", "0", fixtures], (err, _o, stderr) => resolve({ code: err ? (err.code as number) : 0, stderr })),
-    );
+    expect((await runCli(["--timeout", "-1", fixtures])).code).toBe(2);
+    const jobs = await runCli(["--jobs", "0", fixtures]);
     expect(jobs.code).toBe(2);
     expect(jobs.stderr).toContain('--jobs needs a positive whole number, got "0"');
   });
