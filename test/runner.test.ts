@@ -44,7 +44,7 @@ describe("notebook runner on fixture notebooks (real tslab kernel)", () => {
     const r = results.passing;
     expect(r.passed).toBe(true);
     expect(r.failure).toBeNull();
-    expect(r.executed).toBe(4);
+    expect(r.executed).toBe(5);
     expect(r.skipped).toBe(1);
   });
 
@@ -52,11 +52,16 @@ describe("notebook runner on fixture notebooks (real tslab kernel)", () => {
     const nb = JSON.parse(readFileSync(path.join(outDir, "passing.ipynb"), "utf8"));
     const code = nb.cells.filter((c: { cell_type: string }) => c.cell_type === "code");
     expect(code[0].outputs).toEqual([{ output_type: "stream", name: "stdout", text: "grad 5\n" }]);
-    expect(code[1].outputs[0].name).toBe("stderr");
-    expect(code[1].outputs[0].text).toContain("expected failure");
+    // An error is an error output (not stderr text), its frame at the cell's own line and column.
+    expect(code[1].outputs).toHaveLength(1);
+    expect(code[1].outputs[0]).toMatchObject({ output_type: "error", ename: "Error", evalue: "expected failure" });
+    expect(code[1].outputs[0].traceback.slice(0, 2)).toEqual(["Error: expected failure", "    at In[2]:1:7"]);
     expect(code[2].outputs).toEqual([]);
     expect(code[3].outputs[0].text).toBe("after 3\n");
     expect(code[4].outputs).toEqual([{ output_type: "display_data", data: { "text/plain": "second" }, metadata: {} }]);
+    // The last expression is the cell's result, numbered like the cell.
+    expect(code.map((c: { execution_count: number | null }) => c.execution_count)).toEqual([1, 2, null, 3, 4, 5]);
+    expect(code[5].outputs).toEqual([{ output_type: "execute_result", execution_count: 5, data: { "text/plain": "10" }, metadata: {} }]);
   });
 
   it("reports a thrown error with notebook, cell, source and message", () => {
@@ -64,10 +69,11 @@ describe("notebook runner on fixture notebooks (real tslab kernel)", () => {
     expect(r.passed).toBe(false);
     expect(r.failure).toMatchObject({ cell: 3, codeCell: 2, reason: "error" });
     expect(r.failure!.source).toContain("function boom(): number {");
-    expect(r.failure!.message).toContain("Error: boom at cell 2");
+    expect(r.failure!.message).toContain("Error: boom at cell 2\n    at boom (In[2]:2:9)\n    at In[2]:4:1");
     const report = lines.throwing.join("\n");
     expect(report).toContain("throwing.ipynb: cell 3 (code cell 2) failed");
-    expect(report).toContain("Error: boom at cell 2");
+    // Reported once, from the error message (no stderr copy).
+    expect(report.split("Error: boom at cell 2").length).toBe(2);
     expect(report).not.toContain("tslab/dist");
     // The cell after the failure is not run.
     const nb = JSON.parse(readFileSync(path.join(outDir, "throwing.ipynb"), "utf8"));
@@ -90,7 +96,7 @@ describe("notebook runner on fixture notebooks (real tslab kernel)", () => {
     const r = results["type-error"];
     expect(r.passed).toBe(false);
     expect(r.failure).toMatchObject({ cell: 2, reason: "error" });
-    expect(r.failure!.message).toContain("Type 'string' is not assignable to type 'number'");
+    expect(r.failure!.message).toContain("In[1]:1:7 - error TS2322: Type 'string' is not assignable to type 'number'.");
   });
 
   it("times out a hanging cell without hanging the run", () => {

@@ -70,10 +70,11 @@ describe("student versions", () => {
           expect(f, `${name}: check cell ${i + 1} passed with its TODO open:\n${text(c)}`).toBeDefined();
           expect(f!.message.trim(), `${name}: check cell ${i + 1}`).toMatch(/^✗ /);
         });
-        // Anything else fails only at an open TODO, or because a cell before it did
-        // (tslab forgets the declarations of a cell that threw).
+        // Anything else fails only at an open TODO: a cell that threw keeps the
+        // declarations it made, so no later cell fails for want of a name.
         for (const f of r.failures) {
-          expect(f.message, `${name}: cell ${f.cell} fails with something other than a TODO or a check`).toMatch(/Error: TODO: |^\s*✗ |Cannot find name '/);
+          expect(f.message, `${name}: cell ${f.cell} fails with something other than a TODO or a check`).toMatch(/^Error: TODO: |^\s*✗ /);
+          expect(f.message, `${name}: cell ${f.cell}`).not.toMatch(/Cannot find name|is not defined/);
         }
         // What "Run all" stops at: the first failure is a TODO or a check, never a cascade.
         expect(r.failures[0].message).toMatch(/Error: TODO: |^\s*✗ /);

@@ -17,7 +17,7 @@ export interface ExecuteResult {
   status: "ok" | "error" | "abort" | "timeout" | "died";
   outputs: Output[];
   executionCount: number | null;
-  /** Everything the cell wrote to stderr and any error output, as text. */
+  /** The error message the kernel sent (or, from a kernel that sends none, what the cell wrote to stderr). */
   errorText: string;
   ms: number;
   /** Whether the kernel began the cell (it announced "busy" for it). */
@@ -334,11 +334,25 @@ export class Kernel {
   }
 }
 
+/**
+ * What a failing cell reports: its error message (name, message, traceback), as
+ * IPython and the patched tslab send it; only a kernel that sends none is
+ * judged by what the cell wrote to stderr.
+ */
 function errorText(outputs: Output[]): string {
-  const parts: string[] = [];
-  for (const o of outputs) {
-    if (o.output_type === "stream" && o.name === "stderr") parts.push(o.text as string);
-    if (o.output_type === "error") parts.push(`${o.ename}: ${o.evalue}`);
+  const errors = outputs.filter((o) => o.output_type === "error");
+  if (errors.length === 0) {
+    return outputs
+      .filter((o) => o.output_type === "stream" && o.name === "stderr")
+      .map((o) => o.text as string)
+      .join("")
+      .trim();
   }
-  return parts.join("").trim();
+  return errors
+    .map((o) => {
+      const traceback = ((o.traceback as string[] | undefined) ?? []).join("\n").replace(/\x1b\[[0-9;]*m/g, "");
+      return traceback.includes(String(o.evalue)) ? traceback : `${o.ename}: ${o.evalue}${traceback ? `\n${traceback}` : ""}`;
+    })
+    .join("\n")
+    .trim();
 }

@@ -27,7 +27,7 @@ export interface CellFailure {
   /** The first lines of the cell's source. */
   source: string;
   reason: "error" | "timeout" | "died" | "no-error" | "abort";
-  /** What the kernel said: the cell's stderr text, or how the kernel ended. */
+  /** What the kernel said: the error message and traceback, or how the kernel ended. */
   message: string;
 }
 
