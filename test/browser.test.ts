@@ -134,7 +134,7 @@ describe.runIf(available)("lesson 01 in a real browser", () => {
         { timeout: 240_000, polling: 500 },
       );
       await page.waitForTimeout(1500);
-      const stderr = await page.evaluate(() => Array.from(document.querySelectorAll(".output_stderr")).map((e) => e.textContent));
+      const stderr = await page.evaluate(() => Array.from(document.querySelectorAll(".output_stderr, .output_error")).map((e) => e.textContent));
       expect(stderr).toEqual([]);
       const result = await drawn(page);
       await screenshotEach(page, ".kernel-lib-plot", "notebook-plot");
@@ -216,8 +216,8 @@ describe.runIf(available)("lesson 01 in a real browser", () => {
       const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
       await openNotebook(page, base.replace("%s", STUDENT));
       await page.waitForFunction(() => (window as unknown as { Jupyter?: { notebook?: Nb } }).Jupyter?.notebook?.kernel?.is_connected() === true, null, { timeout: 60_000 });
-      /** Run cell i (after replacing its text), as shift-enter does, and return what it printed. */
-      const run = async (i: number, text?: string): Promise<{ stdout: string; stderr: string }> => {
+      /** Run cell i (after replacing its text), as shift-enter does, and return what it printed and its error output. */
+      const run = async (i: number, text?: string): Promise<{ stdout: string; stderr: string; error: string }> => {
         await page.evaluate(
           ([i, text]) => {
             const nb = (window as unknown as { Jupyter: { notebook: Nb } }).Jupyter.notebook;
@@ -233,7 +233,7 @@ describe.runIf(available)("lesson 01 in a real browser", () => {
         return page.evaluate((i) => {
           const el = (window as unknown as { Jupyter: { notebook: Nb } }).Jupyter.notebook.get_cell(i).element[0];
           const text = (sel: string) => Array.from(el.querySelectorAll(sel)).map((e) => e.textContent ?? "").join("");
-          return { stdout: text(".output_stdout"), stderr: text(".output_stderr") };
+          return { stdout: text(".output_stdout"), stderr: text(".output_stderr"), error: text(".output_error") };
         }, i);
       };
       const cells = await page.evaluate(() => {
@@ -247,26 +247,28 @@ describe.runIf(available)("lesson 01 in a real browser", () => {
       // The student runs the lesson in order up to the exercise: everything before it works.
       for (let i = 0; i < exercise; i++) {
         if (cells[i].type !== "code") continue;
-        expect((await run(i)).stderr, `cell ${i} of the student version failed:\n${cells[i].text}`).toBe("");
+        const r = await run(i);
+        expect(r.stderr + r.error, `cell ${i} of the student version failed:\n${cells[i].text}`).toBe("");
       }
-      // The open TODO says what to do, and so does its check.
-      expect((await run(exercise)).stderr).toContain("Error: TODO: set localGrads to [d(this·o)/d(this), d(this·o)/d(o)]");
+      // The open TODO says what to do, and so does its check: both as the Notebook's error output.
+      expect((await run(exercise)).error).toContain("Error: TODO: set localGrads to [d(this·o)/d(this), d(this·o)/d(o)]");
       const open = await run(checkCell);
-      expect(open.stderr.trim()).toMatch(/^✗ the local gradients of 3 · 4: not done yet\. The code it runs still has an open TODO: set localGrads/);
+      expect(open.stderr).toBe("");
+      expect(open.error.trim()).toMatch(/^✗ the local gradients of 3 · 4: not done yet\. The code it runs still has an open TODO: set localGrads/);
       // A wrong answer: the check names what is wrong and hints, with no stack trace.
       const todo = /\s*\/\/ TODO: set localGrads.*\n\s*throw new Error\(.*\);/;
       expect(cells[exercise].text).toMatch(todo);
-      expect((await run(exercise, cells[exercise].text.replace(todo, "\n  localGrads = [this.data, o.data];"))).stderr).toBe("");
+      expect((await run(exercise, cells[exercise].text.replace(todo, "\n  localGrads = [this.data, o.data];"))).error).toBe("");
       const wrong = await run(checkCell);
       await (await page.$$(".cell"))[checkCell].screenshot({ path: path.join(shots, "student-check-wrong.png") });
-      expect(wrong.stderr.trim()).toBe(
+      expect(wrong.error.trim()).toBe(
         "✗ the local gradients of 3 · 4: expected 4 at [0], got 3.\n  Hint: the first entry belongs to `this`, the second to `o`; for a product, each one is the *other* factor's value",
       );
       // The right answer.
-      expect((await run(exercise, cells[exercise].text.replace(todo, "\n  localGrads = [o.data, this.data];"))).stderr).toBe("");
+      expect((await run(exercise, cells[exercise].text.replace(todo, "\n  localGrads = [o.data, this.data];"))).error).toBe("");
       const right = await run(checkCell);
       await (await page.$$(".cell"))[checkCell].screenshot({ path: path.join(shots, "student-check-right.png") });
-      expect(right.stderr).toBe("");
+      expect(right.stderr + right.error).toBe("");
       expect(right.stdout).toBe("✓ the local gradients of 3 · 4: correct ([4, 3])\n✓ the local gradients of 0 · 5: correct ([5, 0])\n");
       await page.close();
     });

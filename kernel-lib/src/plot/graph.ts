@@ -137,15 +137,19 @@ export function graphDot(root: object, options: GraphOptions = {}): string {
 }
 
 /**
- * The drawing as HTML: the SVG, plus a PNG copy that a script removes. Where
- * scripts do not run (an untrusted notebook shows HTML sanitised, dropping the
- * SVG), the PNG is what remains.
+ * The drawing as HTML: a PNG copy that a script replaces with the SVG. Where
+ * scripts do not run (an untrusted notebook shows HTML sanitised), the PNG is
+ * what remains.
  */
 function graphHTML(svg: string, png: string | null): string {
   if (!png) return `<div class="kernel-lib-graph">${svg}</div>`;
   const id = `kernel-lib-graph-${Math.random().toString(36).slice(2)}`;
-  return `<div class="kernel-lib-graph" id="${id}"><img class="kernel-lib-static" alt="computational graph" src="data:image/png;base64,${png}"/>${svg}</div>
-<script type="text/javascript">(function () { var el = document.getElementById("${id}"); var img = el && el.querySelector("img.kernel-lib-static"); if (img && el.querySelector("svg")) img.remove(); })();</script>`;
+  // The SVG travels inside a text/plain script: a sanitiser (JupyterLab's, the
+  // classic Notebook's) drops a script with its content, whereas it would drop
+  // the SVG's tags but keep their text, a paragraph of stray labels under the PNG.
+  return `<div class="kernel-lib-graph" id="${id}"><img class="kernel-lib-static" alt="computational graph" src="data:image/png;base64,${png}"/></div>
+<script type="text/plain" id="${id}-svg">${svg}</script>
+<script type="text/javascript">(function () { var el = document.getElementById("${id}"); var src = document.getElementById("${id}-svg"); if (el && src) { el.innerHTML = src.textContent; src.remove(); } })();</script>`;
 }
 
 type Viz = { renderString(dot: string, options: { format: string }): string };
