@@ -131,6 +131,30 @@ print(json.dumps(seen))
   }, 120_000);
 });
 
+describe.skipIf(!haveJupyter)("completion and inspection on TypeScript 5.9", () => {
+  it("complete_request and inspect_request answer from the cells' types", () => {
+    const data = mkdtempSync(path.join(tmpdir(), "patched-tslab-complete-"));
+    installKernelSpecs(data);
+    const client = `import json
+from jupyter_client.manager import start_new_kernel
+km, kc = start_new_kernel(kernel_name="tslab")
+kc.execute_interactive('import { Variable } from "kernel-lib";\\nconst v = new Variable(2);', timeout=60)
+out = {
+  "complete": kc.complete("v.ba", 4, reply=True, timeout=60)["content"],
+  "inspect": kc.inspect("Math.floor(1.5)", 7, reply=True, timeout=60)["content"],
+}
+km.shutdown_kernel(now=True)
+print(json.dumps(out))
+`;
+    const r = spawnSync("/usr/bin/python3", ["-c", client], { cwd: fixtures, env: { ...process.env, JUPYTER_PATH: data }, encoding: "utf8", timeout: 120_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.complete).toMatchObject({ status: "ok", cursor_start: 2, cursor_end: 4, matches: ["backward"] });
+    expect(out.inspect).toMatchObject({ status: "ok", found: true });
+    expect(out.inspect.data["text/plain"]).toMatch(/^\(method\) Math\.floor\(x: number\): number\n/);
+  }, 120_000);
+});
+
 describe("the patched kernel through kernel-lib-run", () => {
   const run = (name: string): Promise<NotebookResult> =>
     runNotebook(path.join(fixtures, name), { keepGoing: true, writeDir: mkdtempSync(path.join(tmpdir(), "patched-")), log: () => {} });
