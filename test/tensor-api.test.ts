@@ -22,6 +22,7 @@ import {
   relu,
   sigmoid,
   tanh,
+  type Tensor,
 } from "kernel-lib";
 
 describe("creation", () => {
@@ -196,6 +197,42 @@ describe("autograd API", () => {
     const z = y.mul(y);
     noGrad(() => y.add_(1));
     expect(() => z.sum().backward()).toThrow(/MulBackward: a tensor of shape \[3\] that this gradient needs was modified by an in-place operation \(it is at version 1; the graph saved version 0\)/);
+  });
+
+  it("reshape, view, flatten, squeeze, unsqueeze and detach share memory: in-place writes go through both ways", () => {
+    const shares: Array<[string, (x: Tensor) => Tensor]> = [
+      ["reshape", (x) => x.reshape(3, 2)],
+      ["view", (x) => x.view([6])],
+      ["flatten", (x) => x.flatten()],
+      ["squeeze", (x) => x.unsqueeze(0).squeeze()],
+      ["unsqueeze", (x) => x.unsqueeze(1)],
+      ["detach", (x) => x.detach()],
+    ];
+    for (const [name, f] of shares) {
+      const x = arange(6).reshape(2, 3);
+      const y = f(x);
+      y.add_(10);
+      expect(x.toArray(), name).toEqual([[10, 11, 12], [13, 14, 15]]);
+      x.mul_(0);
+      expect(y.sum().item(), name).toBe(0);
+    }
+  });
+
+  it("permute, transpose, T, expand, index and gather copy: in-place writes stay in the result", () => {
+    const copies: Array<[string, (x: Tensor) => Tensor]> = [
+      ["permute", (x) => x.permute(1, 0)],
+      ["transpose", (x) => x.transpose(0, 1)],
+      ["T", (x) => x.T],
+      ["expand", (x) => x.index(0).expand(2, 3)],
+      ["index", (x) => x.index(":", "0:2")],
+      ["gather", (x) => x.gather(1, tensor([[0], [1]], { dtype: "int32" }))],
+      ["clone", (x) => x.clone()],
+    ];
+    for (const [name, f] of copies) {
+      const x = arange(6).reshape(2, 3);
+      f(x).add_(10);
+      expect(x.toArray(), name).toEqual([[0, 1, 2], [3, 4, 5]]);
+    }
   });
 
   it("in-place changes to a leaf that requires grad need noGrad", () => {

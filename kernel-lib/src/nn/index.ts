@@ -1,7 +1,8 @@
 import { inspect } from "node:util";
 import { noGrad } from "../tensor/autograd";
 import { nextRandom } from "../tensor/random";
-import { Tensor as TensorClass, fromValues, type Device } from "../tensor/tensor";
+import { Tensor as TensorClass, type Device } from "../tensor";
+import { fromValues } from "../tensor/tensor";
 import { matmulTransposed } from "../tensor/ops";
 
 type Tensor = TensorClass<Device>;

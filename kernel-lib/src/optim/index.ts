@@ -1,5 +1,5 @@
 import { noGrad } from "../tensor/autograd";
-import { Tensor as TensorClass, zerosLike, type Device } from "../tensor/tensor";
+import { Tensor as TensorClass, zerosLike, type Device } from "../tensor";
 
 type Tensor = TensorClass<Device>;
 const Tensor = TensorClass;

@@ -131,3 +131,15 @@ export function runBackward(root: Tensor, gradient: Tensor): void {
     }
   });
 }
+
+/** Record `out` as produced by `name` from `inputs` if any input requires grad. @internal */
+export function record(
+  out: Tensor,
+  name: string,
+  inputs: Array<Tensor>,
+  backward: (g: Tensor) => Array<Tensor | null>,
+  saved: Array<Tensor> = [],
+): Tensor {
+  if (isGradEnabled() && inputs.some((t) => t.requiresGrad)) out._record(new GradNode(name, inputs, backward, saved));
+  return out;
+}

@@ -1,7 +1,9 @@
 import * as ops from "./ops";
 import type { Device, Tensor } from "./tensor";
 
-export { Tensor, tensor, zeros, ones, full, zerosLike, onesLike, arange, linspace, isFloat } from "./tensor";
+import "./methods";
+export { Tensor, isFloat } from "./tensor";
+export { tensor, zeros, ones, full, zerosLike, onesLike, arange, linspace } from "./create";
 export type { TensorLike, TensorOptions, NestedArray, DType, Device, Read } from "./tensor";
 export { noGrad, isGradEnabled, GradNode } from "./autograd";
 export { manualSeed, rand, randn, randint } from "./random";

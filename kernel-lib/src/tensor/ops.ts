@@ -4,8 +4,8 @@
  * crossEntropy, ...) are written in terms of these and need no gradient.
  */
 import { getBackend, type BinaryOp, type DType, type ElementwiseOp, type UnaryOp, type View } from "../backend/backend";
-import { isGradEnabled, noGrad } from "./autograd";
-import { Tensor as TensorClass, fromValues, isFloat, record, type Device, type TensorLike } from "./tensor";
+import { isGradEnabled, noGrad, record } from "./autograd";
+import { Tensor as TensorClass, fromValues, isFloat, type Device, type TensorLike } from "./tensor";
 
 // Inside the ops every device is the same: a tensor of any device.
 type Tensor = TensorClass<Device>;

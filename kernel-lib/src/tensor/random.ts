@@ -1,5 +1,6 @@
 import { Random } from "../random";
-import { fromValues, splitOptions, type Device, type Tensor, type TensorOptions } from "./tensor";
+import { splitOptions } from "./create";
+import { fromValues, type Device, type Tensor, type TensorOptions } from "./tensor";
 import { numel, shapeArg, type Shape } from "./shape";
 
 /** The generator behind rand, randn, randint and layer initialisation. */
