@@ -173,6 +173,15 @@ describe("the patched kernel through kernel-lib-run", () => {
     expect(cells[3].outputs[0]).toMatchObject({ output_type: "execute_result", data: { "text/plain": "6" } });
   }, 120_000);
 
+  it("JavaScript cells (jslab) get the new library and real errors but no strict type rules", async () => {
+    const r = await run("javascript.ipynb");
+    expect(r.failures).toEqual([]);
+    const cells = codeCells(r.written!);
+    expect(cells.slice(0, 3).map((c) => c.outputs[0]?.data?.["text/plain"])).toEqual(["NaN", "3", "[ 1, 2, 3 ]"]);
+    expect(cells[3].outputs[0]).toMatchObject({ output_type: "error", ename: "Error", evalue: "js boom" });
+    expect(cells[3].outputs[0].traceback!.slice(0, 2)).toEqual(["Error: js boom", "    at In[4]:1:7"]);
+  }, 120_000);
+
   it("cells get the running Node's library, `using`, package exports, and strict checks", async () => {
     const r = await run("modern.ipynb");
     const cells = codeCells(r.written!);
