@@ -54,13 +54,9 @@ describe.skipIf(!haveJupyter)("Jupyter's own client (nbclient, as nbconvert, nbm
 
   it("with --allow-errors the saved notebook has error outputs (thrown and type errors), results and counts", () => {
     const out = mkdtempSync(path.join(tmpdir(), "nbconvert-allow-"));
-    const r = spawnSync(
-      jupyter,
-      ["nbconvert", "--to", "notebook", "--execute", "--allow-errors", "--ExecutePreprocessor.kernel_name=tslab", "--output-dir", out, notebook],
-      { cwd: fixtures, env, encoding: "utf8", timeout: 120_000 },
-    );
-    expect(r.status, r.stderr).toBe(0);
-    const cells = codeCells(path.join(out, "jupyter-errors.ipynb"));
+    const { result, output } = executeNotebook(notebook, out, env, "tslab", ["--allow-errors"]);
+    expect(result.status, result.stderr).toBe(0);
+    const cells = codeCells(output);
     expect(cells.map((c) => c.execution_count)).toEqual([1, 2, 3]);
     expect(cells[0].outputs).toEqual([{ output_type: "execute_result", execution_count: 1, data: { "text/plain": ["3"] }, metadata: {} }]);
     expect(cells[1].outputs).toHaveLength(1);

@@ -96,9 +96,10 @@ export function notebookOutputText(nbPath: string): string {
 
 /**
  * Execute `notebook` with Debian's `jupyter nbconvert --execute` and the kernel
- * named `kernel`, as a user with `env` would; returns the executed copy's path.
+ * named `kernel` (and any further nbconvert arguments), as a user with `env`
+ * would; returns the executed copy's path.
  */
-export function executeNotebook(notebook: string, outDir: string, env: NodeJS.ProcessEnv, kernel = "tslab"): { result: SpawnSyncReturns<string>; output: string } {
+export function executeNotebook(notebook: string, outDir: string, env: NodeJS.ProcessEnv, kernel = "tslab", extraArgs: string[] = []): { result: SpawnSyncReturns<string>; output: string } {
   const result = run(
     jupyter,
     [
@@ -110,6 +111,7 @@ export function executeNotebook(notebook: string, outDir: string, env: NodeJS.Pr
       "--ExecutePreprocessor.timeout=300",
       "--output-dir",
       outDir,
+      ...extraArgs,
       notebook,
     ],
     { cwd: path.dirname(notebook), env, timeoutMs: 360_000 },

@@ -116,4 +116,3 @@ export function linspace<D extends Device = "cpu">(start: number, end: number, s
   if (options.requiresGrad) t.requiresGrad_();
   return t;
 }
-
