@@ -28,7 +28,11 @@ import {
   minimum,
   nn,
   optim,
+  log1p,
+  opTable,
+  CHECKS,
   type NestedArray,
+  type OpEntry,
 } from "kernel-lib";
 
 // float64 results must agree with torch's to about 9 significant digits (in
@@ -147,6 +151,7 @@ const IMPL: Record<string, Impl> = {
   sigmoid: ({ x }) => x.sigmoid(),
   relu: ({ x }) => x.relu(),
   neg: ({ x }) => x.neg(),
+  log1p: ({ x }) => log1p(x),
 
   // binary (add/sub/mul/div are filled in below)
   "rsub/scalar": ({ x }, a) => x.rsub(a.s),
@@ -205,6 +210,8 @@ const IMPL: Record<string, Impl> = {
   "permute/3d": ({ x }, a) => x.permute(...a.dims),
   reshape: ({ x }, a) => x.reshape(...a.shape),
   "reshape/3d": ({ x }, a) => x.reshape(a.shape),
+  view: ({ x }, a) => x.view(...a.shape),
+  flatten: ({ x }) => x.flatten(),
   expand: ({ x }, a) => x.expand(...a.shape),
   "expand/-1": ({ x }, a) => x.expand(a.shape),
   squeeze: ({ x }, a) => x.squeeze(a.dim),
@@ -287,6 +294,14 @@ describe(`kernel-lib tensors match PyTorch ${reference.torch} (test/fixtures/tor
     expect(reference.torch).toMatch(/^\d+\.\d+/);
     expect(reference.cases.length).toBeGreaterThan(0);
     expect(new Set(reference.cases.map((c) => c.name)).size, "case names are unique").toBe(reference.cases.length);
+  });
+
+  // The op table says which ops need a PyTorch reference: each must have a
+  // case named after it ("sum" or "sum/...").
+  const needed = (Object.entries(opTable) as Array<[string, OpEntry]>).filter(([, e]) => CHECKS[e.kind].includes("torch")).map(([n]) => n);
+  it("every op in the op table that needs a PyTorch reference has one", () => {
+    const missing = needed.filter((op) => !reference.cases.some((c) => c.name === op || c.name.startsWith(`${op}/`)));
+    expect(missing, "ops without a case in generate.py").toEqual([]);
   });
 
   const byName = new Map(reference.cases.map((c) => [c.name, c]));

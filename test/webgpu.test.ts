@@ -14,7 +14,11 @@ import {
   tidy,
   where,
   zeros,
+  opTable,
+  CHECKS,
   type Device,
+  type OpEntry,
+  type OpName,
   type Tensor,
 } from "kernel-lib";
 
@@ -79,102 +83,194 @@ async function sameWithGrads(f: (...xs: Any[]) => Any, shapes: number[][], kind:
 }
 
 const odd = () => [randInt(1, 5), randInt(1, 70)];
+const unaryShapes = () => [[1000], [257], [3, 1], odd()];
+const binaryShapes: Array<[number[], number[]]> = [
+  [[4, 3], [3]],
+  [[2, 1, 5], [3, 1]],
+  [[1], [300]],
+  [[], [2, 2]],
+  [[513], [513]],
+];
+type Check = () => Promise<void>;
+const unaryCheck = (f: (x: Any) => Any, kind: "any" | "positive"): Check => async () => {
+  for (const shape of unaryShapes()) await sameWithGrads(f, [shape], kind);
+};
+const binaryCheck = (f: (a: Any, b: Any) => Any, kind: "any" | "positive" = "any"): Check => async () => {
+  for (const [a, b] of binaryShapes) await sameWithGrads(f, [a, b], kind);
+};
+const onBoth = (f: (x: Any) => Any, shape = [5, 7]): Check => async () => {
+  const [c, g] = pair(shape);
+  await expectSame(f(g), f(c));
+};
+/** An in-place op on a GPU tensor and on its CPU twin leaves the same values. */
+const inPlace = (f: (x: Any) => void): Check => async () => {
+  const [c, g] = pair([4, 3]);
+  f(c);
+  f(g);
+  await expectSame(g, c);
+};
 
-describe.runIf(available)("webgpu matches the cpu backend", () => {
-  it("unary ops with gradients, sizes that are not multiples of the workgroup", async () => {
-    const ops: Array<[(x: Any) => Any, "any" | "positive"]> = [
-      [(x) => x.neg(), "any"],
-      [(x) => x.exp(), "any"],
-      [(x) => x.log(), "positive"],
-      [(x) => x.sqrt(), "positive"],
-      [(x) => x.abs(), "any"],
-      [(x) => x.tanh(), "any"],
-      [(x) => x.sigmoid(), "any"],
-      [(x) => x.relu(), "any"],
-      [(x) => x.pow(3), "any"],
-      [(x) => x.pow(0.5), "positive"],
-    ];
-    for (const [f, kind] of ops) {
-      for (const shape of [[1000], [257], [3, 1], odd()]) await sameWithGrads(f, [shape], kind);
-    }
+/** Checks for each op beyond the ones its table entry gives (elementwise ops). */
+const CASES: Partial<Record<OpName, Check[]>> = {
+  div: [binaryCheck((a, b) => a.div(b.abs().add(0.5)))],
+  pow: [unaryCheck((x) => x.pow(3), "any"), unaryCheck((x) => x.pow(0.5), "positive"), binaryCheck((a, b) => a.abs().add(0.1).pow(b))],
+  where: [binaryCheck((a, b) => where(a.gt(b), a, b.mul(2)))],
+
+  lt: [onBoth((x) => x.lt(0.25))],
+  le: [onBoth((x) => x.le(0.5))],
+  gt: [onBoth((x) => x.gt(0)), onBoth((x) => x.gt(0).int())],
+  ge: [onBoth((x) => x.ge(x.T.T))],
+  eq: [onBoth((x) => x.eq(x))],
+  ne: [onBoth((x) => x.ne(0))],
+
+  sum: [
+    async () => {
+      for (const f of [(x: Any) => x.sum(), (x: Any) => x.sum(0), (x: Any) => x.sum(1, true), (x: Any) => x.sum([0, 2])]) await sameWithGrads(f, [[3, 70, 5]]);
+      // a reduction long enough to need several passes
+      const big = tensor(values(1_000_003));
+      expect(Math.abs((await big.to("webgpu").sum().item()) - big.double().sum().item())).toBeLessThan(0.5);
+    },
+  ],
+  mean: [async () => (await sameWithGrads((x) => x.mean(), [[3, 70, 5]]), await sameWithGrads((x) => x.mean(-1), [[3, 70, 5]]))],
+  max: [
+    async () => {
+      await sameWithGrads((x) => x.max(1), [[3, 70, 5]]);
+      const big = tensor(values(1_000_003));
+      await expectSame(big.to("webgpu").max(), big.max());
+    },
+  ],
+  min: [async () => sameWithGrads((x) => x.min(), [[3, 70, 5]])],
+  norm: [async () => sameWithGrads((x) => x.norm(), [[3, 70, 5]])],
+  softmax: [async () => sameWithGrads((x) => x.softmax(1), [[3, 70, 5]])],
+  logSoftmax: [async () => sameWithGrads((x) => x.logSoftmax(2), [[3, 70, 5]])],
+  argmax: [onBoth((x) => x.argmax(1), [6, 301])],
+  argmin: [onBoth((x) => x.argmin(0), [6, 301])],
+
+  dot: [async () => sameWithGrads((a, b) => a.dot(b), [[300], [300]], "any", 1e-3)],
+  matmul: [
+    async () => {
+      await sameWithGrads((a, b) => a.matmul(b), [[65, 130], [130, 33]], "any", 1e-3);
+      await sameWithGrads((a, b) => a.matmul(b), [[2, 3, 70], [70, 5]], "any", 1e-3);
+      await sameWithGrads((a, b) => a.matmul(b), [[2, 5, 4], [2, 4, 3]], "any", 1e-3);
+      await sameWithGrads((a, b) => a.matmul(b), [[7], [7, 2]], "any", 1e-3);
+    },
+  ],
+
+  transpose: [async () => sameWithGrads((x) => x.transpose(0, 2), [[2, 3, 4]])],
+  permute: [async () => sameWithGrads((x) => x.permute(1, 2, 0).reshape(4, -1), [[2, 3, 4]])],
+  reshape: [async () => sameWithGrads((x) => x.reshape(3, 2, 4).exp(), [[2, 3, 4]])],
+  view: [async () => sameWithGrads((x) => x.view(-1).mul(x.view(24)), [[2, 3, 4]])],
+  flatten: [async () => sameWithGrads((x) => x.flatten().exp(), [[2, 3, 4]])],
+  T: [async () => sameWithGrads((x) => x.T.mul(2), [[5, 7]])],
+  squeeze: [async () => sameWithGrads((x) => x.squeeze(1).exp(), [[5, 1, 3]])],
+  unsqueeze: [async () => sameWithGrads((x) => x.unsqueeze(0).mul(x.unsqueeze(1)), [[6]])],
+  expand: [async () => sameWithGrads((x) => x.expand(3, 4, 5), [[4, 1]])],
+  index: [async () => (await sameWithGrads((x) => x.index("::-1", "1:4"), [[5, 6]]), await sameWithGrads((x) => x.index(2), [[5, 6]]))],
+  gather: [
+    async () => {
+      const index = tensor([[0, 2], [1, 1], [2, 0]], { dtype: "int32" });
+      const [c, g] = pair([3, 3]);
+      await expectSame(g.gather(1, index.to("webgpu")), c.gather(1, index));
+      await sameWithGrads((x) => x.gather(1, index.to(x.device)), [[3, 3]]);
+    },
+  ],
+  cat: [async () => sameWithGrads((a, b) => cat([a, b], 1), [[2, 3], [2, 5]])],
+  stack: [async () => sameWithGrads((a, b) => stack([a, b]), [[4], [4]])],
+
+  crossEntropy: [
+    async () => {
+      const labels = tensor([0, 2, 1, 2, 0], { dtype: "int32" });
+      await sameWithGrads((x) => crossEntropy(x, labels.to(x.device)), [[5, 3]]);
+    },
+  ],
+  mseLoss: [async () => sameWithGrads((a, b) => mseLoss(a, b), [[6, 2], [6, 2]])],
+
+  clone: [async () => sameWithGrads((x) => x.clone().mul(x), [[5, 7]])],
+  to: [onBoth((x) => x.to("int32")), async () => expect((tensor([1]).to("webgpu") as Any).device).toBe("webgpu")],
+  float: [onBoth((x) => x.int().float())],
+  int: [onBoth((x) => x.mul(3).int())],
+  double: [async () => expect(() => pair([2])[1].double()).toThrow("float64 is not supported on webgpu")],
+  detach: [
+    async () => {
+      const [, g] = pair([3]);
+      const x = g.detach().requiresGrad_();
+      x.mul(x.detach()).sum().backward();
+      await expectSame(x.grad!, await x.cpu());
+    },
+  ],
+
+  zero_: [inPlace((x) => x.zero_())],
+  fill_: [inPlace((x) => x.fill_(2.5))],
+  add_: [inPlace((x) => x.add_(x.mul(2)))],
+  sub_: [inPlace((x) => x.sub_(1))],
+  mul_: [inPlace((x) => x.mul_(x))],
+  copy_: [inPlace((x) => x.copy_(x.index(0).neg()))],
+
+  data: [async () => expect(Array.from(await tensor([1, 2.5, -3], { device: "webgpu" }).data())).toEqual([1, 2.5, -3])],
+  toArray: [async () => expect(await tensor([[1, 2], [3, 4]], { device: "webgpu" }).toArray()).toEqual([[1, 2], [3, 4]])],
+  item: [async () => expect(await tensor([[1, 2], [3, 4]], { device: "webgpu" }).sum().item()).toBe(10)],
+  equal: [
+    async () => {
+      const [c, g] = pair([3, 4]);
+      expect(await g.equal(g.mul(1))).toBe(true);
+      expect(await g.equal(g.add(1))).toBe(c.equal(c.add(1)));
+      expect(await g.equal(g.T)).toBe(false);
+    },
+  ],
+  allclose: [
+    async () => {
+      const [c, g] = pair([3, 4]);
+      expect(await g.allclose(g.add(1e-7))).toBe(c.allclose(c.add(1e-7)));
+      expect(await g.allclose(g.add(1e-2))).toBe(false);
+    },
+  ],
+  cpu: [
+    async () => {
+      const back = await tensor([[1, 2], [3, 4]], { device: "webgpu" }).cpu();
+      expect(back.device).toBe("cpu");
+      expect(back.toArray()).toEqual([[1, 2], [3, 4]]);
+    },
+  ],
+  toString: [
+    async () =>
+      expect(String(zeros([2, 3], { device: "webgpu" }))).toBe(
+        'tensor(<shape [2, 3], float32, on webgpu: await t.cpu() or await t.toArray() to read it>, device="webgpu")',
+      ),
+  ],
+  backward: [async () => sameWithGrads((x) => x.exp().sum(), [[4]])],
+  dispose: [
+    async () => {
+      const t = tensor([1, 2], { device: "webgpu" });
+      const before = liveBufferCount();
+      t.dispose();
+      expect(liveBufferCount()).toBe(before - 1);
+      expect(() => t.add(1)).toThrow(/memory was freed by tidy\(\) or dispose\(\)/);
+    },
+  ],
+};
+
+/** An elementwise op's own check, made from its table entry. */
+function fromEntry(name: string, e: OpEntry): Check[] {
+  if (e.kind !== "elementwise" || e.arity === undefined) return [];
+  const kind = e.domain === "positive" ? "positive" : "any";
+  if (e.arity === 1) return [unaryCheck((x) => (x as unknown as Record<string, () => Any>)[name](), kind)];
+  return [binaryCheck((a, b) => (a as unknown as Record<string, (o: Any) => Any>)[name](b), kind)];
+}
+
+describe.runIf(available)("webgpu matches the cpu backend for every op in the op table", () => {
+  const needed = (Object.entries(opTable) as Array<[OpName, OpEntry]>).filter(([, e]) => CHECKS[e.kind].includes("webgpu"));
+  for (const [name, entry] of needed) {
+    it(name, async () => {
+      const checks = [...fromEntry(name, entry), ...(CASES[name] ?? [])];
+      if (checks.length === 0) throw new Error(`${name} has no WebGPU check: add one to CASES in test/webgpu.test.ts`);
+      for (const check of checks) await check();
+    });
+  }
+  it("has no cases for ops that are not in the table", () => {
+    expect(Object.keys(CASES).filter((n) => !(n in opTable))).toEqual([]);
   });
 
-  it("binary ops with broadcasting and their gradients", async () => {
-    const ops: Array<(a: Any, b: Any) => Any> = [
-      (a, b) => a.add(b),
-      (a, b) => a.sub(b),
-      (a, b) => a.mul(b),
-      (a, b) => a.div(b.abs().add(0.5)),
-      (a, b) => a.abs().add(0.1).pow(b),
-      (a, b) => a.maximum(b),
-      (a, b) => a.minimum(b),
-      (a, b) => where(a.gt(b), a, b.mul(2)),
-    ];
-    const shapes: Array<[number[], number[]]> = [
-      [[4, 3], [3]],
-      [[2, 1, 5], [3, 1]],
-      [[1], [300]],
-      [[], [2, 2]],
-      [[513], [513]],
-    ];
-    for (const f of ops) for (const [a, b] of shapes) await sameWithGrads(f, [a, b]);
-  });
-
-  it("comparisons and casts", async () => {
-    const [c, g] = pair([5, 7]);
-    for (const f of [(x: Any) => x.gt(0), (x: Any) => x.le(0.5), (x: Any) => x.eq(x), (x: Any) => x.ne(0)]) await expectSame(f(g), f(c));
-    await expectSame(g.gt(0).int(), c.gt(0).int());
-    await expectSame(g.mul(3).int(), c.mul(3).int());
-  });
-
-  it("reductions over all, dims and keepdim, argmax and large inputs", async () => {
-    const fs: Array<(x: Any) => Any> = [
-      (x) => x.sum(),
-      (x) => x.mean(),
-      (x) => x.sum(0),
-      (x) => x.sum(1, true),
-      (x) => x.sum([0, 2]),
-      (x) => x.mean(-1),
-      (x) => x.max(1),
-      (x) => x.min(),
-      (x) => x.softmax(1),
-      (x) => x.logSoftmax(2),
-      (x) => x.norm(),
-    ];
-    for (const f of fs) await sameWithGrads(f, [[3, 70, 5]]);
-    const [c, g] = pair([6, 301]);
-    await expectSame(g.argmax(1), c.argmax(1));
-    await expectSame(g.argmin(0), c.argmin(0));
-    // a reduction long enough to need several passes
-    const big = tensor(values(1_000_003));
-    expect(Math.abs((await big.to("webgpu").sum().item()) - big.double().sum().item())).toBeLessThan(0.5);
-    await expectSame(big.to("webgpu").max(), big.max());
-  });
-
-  it("matmul with odd sizes, batches and gradients", async () => {
-    await sameWithGrads((a, b) => a.matmul(b), [[65, 130], [130, 33]], "any", 1e-3);
-    await sameWithGrads((a, b) => a.matmul(b), [[2, 3, 70], [70, 5]], "any", 1e-3);
-    await sameWithGrads((a, b) => a.matmul(b), [[2, 5, 4], [2, 4, 3]], "any", 1e-3);
-    await sameWithGrads((a, b) => a.matmul(b), [[7], [7, 2]], "any", 1e-3);
-  });
-
-  it("movement, indexing, gather, cat and stack with gradients", async () => {
-    await sameWithGrads((x) => x.transpose(0, 2), [[2, 3, 4]]);
-    await sameWithGrads((x) => x.permute(1, 2, 0).reshape(4, -1), [[2, 3, 4]]);
-    await sameWithGrads((x) => x.expand(3, 4, 5), [[4, 1]]);
-    await sameWithGrads((x) => x.index("::-1", "1:4"), [[5, 6]]);
-    await sameWithGrads((x) => x.index(2), [[5, 6]]);
-    const index = tensor([[0, 2], [1, 1], [2, 0]], { dtype: "int32" });
-    const [c, g] = pair([3, 3]);
-    await expectSame(g.gather(1, index.to("webgpu")), c.gather(1, index));
-    await sameWithGrads((a, b) => cat([a, b], 1), [[2, 3], [2, 5]]);
-    await sameWithGrads((a, b) => stack([a, b]), [[4], [4]]);
-  });
-
-  it("losses and an optimizer step give the CPU's numbers", async () => {
-    const labels = tensor([0, 2, 1, 2, 0], { dtype: "int32" });
-    await sameWithGrads((x) => crossEntropy(x, labels.to(x.device)), [[5, 3]]);
-    await sameWithGrads((a, b) => mseLoss(a, b), [[6, 2], [6, 2]]);
+  it("an optimizer step gives the CPU's numbers", async () => {
     for (const make of [
       (ps: Any[]) => new optim.SGD(ps, { lr: 0.1, momentum: 0.9, weightDecay: 0.01 }),
       (ps: Any[]) => new optim.Adam(ps, { lr: 0.05 }),

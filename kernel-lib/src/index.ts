@@ -17,7 +17,7 @@ import { inKernel } from "./display";
 // Inside a tslab kernel started without kernel-lib's preload (a plain
 // `tslab install`), stop it from losing output from here on.
 if (inKernel()) serializeLoadedZeromq();
-export { initWebGPU, isWebGPUAvailable, releaseWebGPU, webgpuAdapter, liveBufferCount, tidy } from "./backend/webgpu";
+export { initWebGPU, isWebGPUAvailable, releaseWebGPU, webgpuAdapter, liveBufferCount } from "./backend/webgpu";
 export type { AdapterDescription } from "./backend/webgpu";
 export * from "./tensor";
 export * as nn from "./nn";

@@ -26,13 +26,40 @@ export interface View {
   contiguous?: boolean;
 }
 
-export type UnaryOp = "copy" | "neg" | "exp" | "log" | "sqrt" | "abs" | "sign" | "tanh" | "sigmoid" | "relu";
+export type UnaryOp = "copy" | "neg" | "exp" | "log" | "log1p" | "sqrt" | "abs" | "sign" | "tanh" | "sigmoid" | "relu";
 export type BinaryOp = "add" | "sub" | "mul" | "div" | "pow" | "maximum" | "minimum" | "lt" | "le" | "gt" | "ge" | "eq" | "ne";
 export type ElementwiseOp = UnaryOp | BinaryOp | "where";
 export type ReduceOp = "sum" | "max" | "min";
 
+/**
+ * What a device can do. The tensor front end asks these questions and never
+ * compares device names; a backend declares its answers when it registers.
+ */
+export interface Capabilities {
+  /** Reads return the values at once (otherwise a promise). */
+  readonly syncRead: boolean;
+  /** float64 tensors are supported. */
+  readonly float64: boolean;
+}
+
+/**
+ * The devices, by name. Each backend adds its own entry with its read mode
+ * (declaration merging), so the type of a read follows from the device:
+ * `declare module "../backend" { interface Devices { cpu: { syncRead: true } } }`.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface Devices {}
+/** Where a tensor lives. */
+export type Device = keyof Devices & string;
+/** The device of tensors made without a `device` option. */
+export type DefaultDevice = "cpu";
+export const DEFAULT_DEVICE: DefaultDevice = "cpu";
+/** A value read from a tensor on D: immediate where the device reads synchronously, else a promise. */
+export type Read<D extends Device, T> = D extends unknown ? (Devices[D] extends { syncRead: true } ? T : Promise<T>) : never;
+
 export interface Backend {
-  readonly device: string;
+  readonly device: Device;
+  readonly capabilities: Capabilities;
   fromArray(values: ArrayLike<number>, dtype: DType): Storage;
   /** The storage's contents (a copy), synchronously where the device allows. */
   read(storage: Storage): TypedArray | Promise<TypedArray>;
@@ -68,10 +95,13 @@ export interface Backend {
   cast(x: Storage, dtype: DType): Storage;
   /** Overwrite `target` with the values of `src` (same dtype and size): in-place ops. */
   copyInto(target: Storage, src: Storage): void;
-  /** Release the storage's memory now (devices with their own memory). */
-  dispose?(storage: Storage): void;
-  /** The storage outlives the current memory scope (it was stored into a tensor from outside it). */
-  escape?(storage: Storage): void;
+  /**
+   * Give the storage's memory back now (the engine's tidy() and dispose()); later
+   * use of it is an error. Unreachable storages are reclaimed by the backend itself.
+   */
+  release(storage: Storage): void;
+  /** How many storages hold memory on this device now. */
+  liveCount(): number;
 }
 
 /** Number of elements of a shape. */
@@ -89,17 +119,29 @@ export function contiguousStrides(shape: number[]): number[] {
 }
 
 const backends = new Map<string, Backend>();
+/** What to do before a known device can be used (for its error message). */
+const openHints = new Map<string, string>();
 
+/** Make a device usable. Only the tensor engine looks backends up (../tensor/engine). */
 export function registerBackend(backend: Backend): void {
   backends.set(backend.device, backend);
+}
+
+/** A device that exists but must be opened first, and how to open it. */
+export function announceDevice(device: string, hint: string): void {
+  openHints.set(device, hint);
 }
 
 export function getBackend(device: string): Backend {
   const b = backends.get(device);
   if (!b) {
-    if (device === "webgpu") throw new Error('the "webgpu" device is not open: run `await initWebGPU()` first');
+    const hint = openHints.get(device);
+    if (hint !== undefined) throw new Error(`the "${device}" device is not open: ${hint}`);
     const known = [...backends.keys()].join(", ");
     throw new Error(`unknown device "${device}" (available: ${known})`);
   }
   return b;
 }
+
+/** The open devices. */
+export const openDevices = (): Backend[] => [...backends.values()];

@@ -2,7 +2,7 @@ import { inspect } from "node:util";
 import { noGrad } from "../tensor/autograd";
 import { nextRandom } from "../tensor/random";
 import { Tensor as TensorClass, type Device } from "../tensor";
-import { fromValues } from "../tensor/tensor";
+import { defaultDevice, fromValues } from "../tensor/engine";
 import { matmulTransposed } from "../tensor/ops";
 
 type Tensor = TensorClass<Device>;
@@ -45,7 +45,7 @@ export abstract class Module {
 
 function uniform(shape: number[], bound: number): Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
-  return fromValues(Array.from({ length: n }, () => (2 * nextRandom() - 1) * bound), shape, "float32", "cpu").requiresGrad_();
+  return fromValues(Array.from({ length: n }, () => (2 * nextRandom() - 1) * bound), shape, "float32", defaultDevice()).requiresGrad_();
 }
 
 /** y = x Wᵀ + b, initialised like torch (uniform in ±1/√inFeatures). */

@@ -20,7 +20,7 @@ export abstract class Optimizer {
   /** Forget the gradients (set to null, as torch does by default; GPU memory is freed now). */
   zeroGrad(): void {
     for (const p of this.params) {
-      if (p.grad) p.grad.backend.dispose?.(p.grad._storage);
+      p.grad?.dispose();
       p.grad = null;
     }
   }

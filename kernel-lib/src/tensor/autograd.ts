@@ -1,3 +1,4 @@
+import { keepWith } from "./engine";
 import type { Device, Tensor as TensorClass } from "./tensor";
 
 type Tensor = TensorClass<Device>;
@@ -70,11 +71,12 @@ export class GradNode {
  * that require grad accumulate into `.grad`.
  */
 export function runBackward(root: Tensor, gradient: Tensor): void {
-  // Gradients accumulate in place, in memory that outlives any tidy() scope.
+  // Gradients accumulate in place, in memory that lives as long as the leaf's
+  // (a tidy() scope inside which backward() runs does not free them).
   const accumulate = (leaf: Tensor, g: Tensor) => {
     if (leaf.grad === null || leaf.grad.device !== g.device) {
       leaf.grad = g === gradient ? g.clone() : g;
-      leaf.grad.backend.escape?.(leaf.grad._storage);
+      keepWith(leaf.grad, leaf);
     } else leaf.grad.add_(g);
   };
   if (root.gradFn === null) {

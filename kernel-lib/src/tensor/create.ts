@@ -1,7 +1,7 @@
 /** Creating tensors: from nested arrays or typed arrays, and filled ones. */
-import type { TypedArray, DType } from "../backend/backend";
-import { full as fill } from "./ops";
-import { fromValues, type Device, type NestedArray, type Tensor, type TensorOptions } from "./tensor";
+import type { TypedArray, DType, DefaultDevice } from "../backend/backend";
+import { defaultDevice, full as fill, fromValues } from "./engine";
+import type { Device, NestedArray, Tensor, TensorOptions } from "./tensor";
 import { shapeArg, type Shape } from "./shape";
 
 function flattenNested(data: NestedArray): { values: number[]; shape: Shape; bool: boolean } {
@@ -38,8 +38,8 @@ function flattenNested(data: NestedArray): { values: number[]; shape: Shape; boo
  * A tensor from a number, nested arrays or a typed array. Numbers become
  * float32 unless `dtype` says otherwise; booleans become a bool tensor.
  */
-export function tensor<D extends Device = "cpu">(data: NestedArray | TypedArray, options: TensorOptions<D> = {}): Tensor<D> {
-  const device = (options.device ?? "cpu") as D;
+export function tensor<D extends Device = DefaultDevice>(data: NestedArray | TypedArray, options: TensorOptions<D> = {}): Tensor<D> {
+  const device = (options.device ?? defaultDevice()) as D;
   let values: ArrayLike<number>;
   let shape: Shape;
   let inferred: DType = "float32";
@@ -60,7 +60,7 @@ export function tensor<D extends Device = "cpu">(data: NestedArray | TypedArray,
 }
 
 function creation<D extends Device>(shape: Shape, value: number, options: TensorOptions<D>): Tensor<D> {
-  const t = fill(shape, value, options.dtype ?? "float32", options.device ?? "cpu") as Tensor<D>;
+  const t = fill(shape, value, options.dtype ?? "float32", options.device ?? defaultDevice()) as Tensor<D>;
   if (options.requiresGrad) t.requiresGrad_();
   return t;
 }
@@ -75,18 +75,18 @@ export function splitOptions<D extends Device>(op: string, args: Array<number | 
 
 /** zeros(2, 3), zeros([2, 3]), zeros([2, 3], { requiresGrad: true, device: "webgpu" }). */
 export function zeros(...shape: number[]): Tensor;
-export function zeros<D extends Device = "cpu">(shape: Shape, options?: TensorOptions<D>): Tensor<D>;
+export function zeros<D extends Device = DefaultDevice>(shape: Shape, options?: TensorOptions<D>): Tensor<D>;
 export function zeros(...args: Array<number | Shape | TensorOptions | undefined>): Tensor<Device> {
   const [shape, options] = splitOptions("zeros", args);
   return creation(shape, 0, options);
 }
 export function ones(...shape: number[]): Tensor;
-export function ones<D extends Device = "cpu">(shape: Shape, options?: TensorOptions<D>): Tensor<D>;
+export function ones<D extends Device = DefaultDevice>(shape: Shape, options?: TensorOptions<D>): Tensor<D>;
 export function ones(...args: Array<number | Shape | TensorOptions | undefined>): Tensor<Device> {
   const [shape, options] = splitOptions("ones", args);
   return creation(shape, 1, options);
 }
-export function full<D extends Device = "cpu">(shape: Shape, value: number, options: TensorOptions<D> = {}): Tensor<D> {
+export function full<D extends Device = DefaultDevice>(shape: Shape, value: number, options: TensorOptions<D> = {}): Tensor<D> {
   return creation(shapeArg("full", [shape]), value, options);
 }
 export function zerosLike<D extends Device>(t: Tensor<D>, options: TensorOptions<D> = {}): Tensor<D> {
@@ -97,22 +97,22 @@ export function onesLike<D extends Device>(t: Tensor<D>, options: TensorOptions<
 }
 
 /** arange(end), arange(start, end) or arange(start, end, step); float32 unless a dtype is given. */
-export function arange<D extends Device = "cpu">(start: number, end?: number, step = 1, options: TensorOptions<D> = {}): Tensor<D> {
+export function arange<D extends Device = DefaultDevice>(start: number, end?: number, step = 1, options: TensorOptions<D> = {}): Tensor<D> {
   if (end === undefined) [start, end] = [0, start];
   if (![start, end, step].every(Number.isFinite)) throw new RangeError(`arange: start, end and step must be finite, got ${start}, ${end}, ${step}`);
   if (step === 0) throw new RangeError("arange: step must not be zero");
   const n = Math.max(0, Math.ceil((end - start) / step));
   const values = Array.from({ length: n }, (_, i) => start + i * step);
-  const t = fromValues(values, [n], options.dtype ?? "float32", (options.device ?? "cpu") as D);
+  const t = fromValues(values, [n], options.dtype ?? "float32", (options.device ?? defaultDevice()) as D);
   if (options.requiresGrad) t.requiresGrad_();
   return t;
 }
 
 /** `steps` evenly spaced values from start to end inclusive. */
-export function linspace<D extends Device = "cpu">(start: number, end: number, steps: number, options: TensorOptions<D> = {}): Tensor<D> {
+export function linspace<D extends Device = DefaultDevice>(start: number, end: number, steps: number, options: TensorOptions<D> = {}): Tensor<D> {
   if (!Number.isInteger(steps) || steps < 0) throw new RangeError(`linspace: steps must be a non-negative integer, got ${steps}`);
   const values = Array.from({ length: steps }, (_, i) => (steps === 1 ? start : start + ((end - start) * i) / (steps - 1)));
-  const t = fromValues(values, [steps], options.dtype ?? "float32", (options.device ?? "cpu") as D);
+  const t = fromValues(values, [steps], options.dtype ?? "float32", (options.device ?? defaultDevice()) as D);
   if (options.requiresGrad) t.requiresGrad_();
   return t;
 }

@@ -1,3 +1,4 @@
+import { capability, defaultDevice, read } from "./engine";
 import type { Device, Tensor } from "./tensor";
 import { numel } from "./shape";
 
@@ -26,15 +27,15 @@ function valueFormatter(values: number[], dtype: string): (v: number) => string 
 
 export function formatTensor(t: Tensor<Device>): string {
   const suffix: string[] = [];
-  if (t.device !== "cpu") suffix.push(`device="${t.device}"`);
+  if (t.device !== defaultDevice()) suffix.push(`device="${t.device}"`);
   if (t.dtype === "float64") suffix.push(`dtype=${t.dtype}`);
   if (t.gradFn) suffix.push(`gradFn=${t.gradFn}`);
   else if (t.requiresGrad) suffix.push("requiresGrad=true");
   const tail = suffix.length ? `, ${suffix.join(", ")}` : "";
-  if (t.device !== "cpu") {
+  if (!capability(t.device, "syncRead")) {
     return `tensor(<shape [${t.shape.join(", ")}], ${t.dtype}, on ${t.device}: await t.cpu() or await t.toArray() to read it>${tail})`;
   }
-  const data = t.data() as ArrayLike<number>;
+  const data = read(t) as ArrayLike<number>;
   const shape = t.shape;
   const summarize = numel(shape) > THRESHOLD;
   if (numel(shape) === 0) return `tensor([]${shape.length > 1 ? `, size=[${shape.join(", ")}]` : ""}${tail})`;

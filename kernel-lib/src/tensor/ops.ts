@@ -1,71 +1,26 @@
 /**
- * Every tensor op: its shape rule, its forward (backend primitives) and its
- * gradient (other tensor ops) in one place. Composite ops (mean, softmax,
- * crossEntropy, ...) are written in terms of these and need no gradient.
+ * Every tensor op, written once: its checks, its forward (the engine's
+ * primitives) and its gradient (other ops) side by side. Composite ops
+ * (mean, softmax, crossEntropy, ...) are written in terms of others and need
+ * no gradient of their own. Each op takes its tensor first, so that the op
+ * table (./table) makes the method `x.op(...)` and the function `op(x, ...)`
+ * from the same code. No device is named here: the engine (./engine) does
+ * the dispatch.
  */
-import { getBackend, type BinaryOp, type DType, type ElementwiseOp, type UnaryOp, type View } from "../backend/backend";
-import { isGradEnabled, noGrad, record } from "./autograd";
-import { Tensor as TensorClass, fromValues, isFloat, type Device, type TensorLike } from "./tensor";
+import type { BinaryOp, DType, UnaryOp } from "../backend/backend";
+import { noGrad, isGradEnabled, record, runBackward } from "./autograd";
+import { formatTensor } from "./format";
+import * as engine from "./engine";
+import { capability, checkDevices, lift, promote, requireFloat } from "./engine";
+import { Tensor as TensorClass, isFloat, type Device, type NestedArray, type TensorLike } from "./tensor";
+import { broadcastShapes, broadcastStrides, contiguousStrides, fmt, normDim, numel, sameShape, type Shape } from "./shape";
 
 // Inside the ops every device is the same: a tensor of any device.
 type Tensor = TensorClass<Device>;
 const Tensor = TensorClass;
-import { broadcastShapes, broadcastStrides, contiguousStrides, fmt, normDim, numel, sameShape, type Shape } from "./shape";
 
-// ---------------------------------------------------------------- helpers
-
-function checkDevices(op: string, ts: Tensor[]): Device {
-  const device = ts[0].device;
-  for (const t of ts) {
-    if (t.device !== device) {
-      throw new Error(`${op}: tensors are on different devices (${device} and ${t.device}); move one with .to("${device}")`);
-    }
-  }
-  return device;
-}
-
-function requireFloat(op: string, t: Tensor): void {
-  if (!isFloat(t.dtype)) throw new TypeError(`${op}: needs a floating-point tensor, got ${t.dtype} (convert with .float())`);
-}
-
-/** The dtype of an arithmetic result (numbers adapt to the tensor, as in torch). */
-function promote(a: TensorLike, b: TensorLike): DType {
-  const kind = (x: TensorLike): DType => (typeof x === "number" ? (Number.isInteger(x) ? "int32" : "float32") : x.dtype);
-  const [ka, kb] = [kind(a), kind(b)];
-  if (ka === "float64" || kb === "float64") {
-    // A plain number never widens float32 to float64.
-    if (typeof a === "number") return kb === "float64" ? "float64" : "float32";
-    if (typeof b === "number") return ka === "float64" ? "float64" : "float32";
-    return "float64";
-  }
-  if (isFloat(ka) || isFloat(kb)) {
-    if (typeof a === "number" && b instanceof Tensor && isFloat(b.dtype)) return b.dtype;
-    if (typeof b === "number" && a instanceof Tensor && isFloat(a.dtype)) return a.dtype;
-    return "float32";
-  }
-  return "int32";
-}
-
-/** A number as a 0-d tensor of `dtype` next to `like`. */
-function lift(x: TensorLike, dtype: DType, device: Device): Tensor {
-  if (x instanceof Tensor) return x;
-  if (typeof x !== "number") throw new TypeError(`expected a Tensor or a number, got ${typeof x}`);
-  return fromValues([x], [], dtype, device);
-}
-
-const viewAs = (t: Tensor, shape: Shape): View =>
-  sameShape(t.shape, shape)
-    ? { storage: t._storage, strides: [], offset: 0, contiguous: true }
-    : { storage: t._storage, strides: broadcastStrides(t.shape, shape), offset: 0 };
-
-/** Elementwise primitive over broadcast inputs. */
-function map(op: ElementwiseOp, inputs: Tensor[], shape: Shape, dtype: DType): Tensor {
-  const device = checkDevices(op, inputs);
-  const backend = getBackend(device);
-  // Convert inputs to the result's dtype (comparisons and where keep theirs).
-  const storage = backend.elementwise(op, inputs.map((t) => viewAs(t, shape)), shape, dtype);
-  return new Tensor(storage, shape, device);
-}
+/** `f(1, 2)`, `f([1, 2])`: shape or dimension arguments, spread or as one list. */
+const list = (args: Array<number | number[]>): number[] => (args.length === 1 && Array.isArray(args[0]) ? args[0] : (args as number[]));
 
 /** Sum `g` down to `shape` (undoing a broadcast). */
 export function sumTo(g: Tensor, shape: Shape): Tensor {
@@ -80,22 +35,25 @@ export function sumTo(g: Tensor, shape: Shape): Tensor {
 
 // ---------------------------------------------------------------- elementwise
 
-/** A unary op with its gradient. @internal */
-export function unary(name: string, op: UnaryOp, x: Tensor, grad: (g: Tensor, x: Tensor, out: Tensor) => Tensor, float = true): Tensor {
+/** A unary op with its gradient. */
+function unary(name: string, op: UnaryOp, x: Tensor, grad: (g: Tensor, x: Tensor, out: Tensor) => Tensor, float = true): Tensor {
   if (float) requireFloat(op, x);
-  const out = map(op, [x], x.shape, x.dtype === "bool" && op !== "copy" ? "int32" : x.dtype);
+  const out = engine.elementwise(op, [x], x.shape, x.dtype === "bool" && op !== "copy" ? "int32" : x.dtype);
   return record(out, `${name}Backward`, [x], (g) => [grad(g, x, out)], [x, out]);
 }
 
 export const neg = (x: Tensor): Tensor => unary("Neg", "neg", x, (g) => neg(g), false);
 export const exp = (x: Tensor): Tensor => unary("Exp", "exp", x, (g, _x, out) => mul(g, out));
 export const log = (x: Tensor): Tensor => unary("Log", "log", x, (g, x) => div(g, x));
+export const log1p = (x: Tensor): Tensor => unary("Log1p", "log1p", x, (g, x) => div(g, add(x, 1)));
 export const sqrt = (x: Tensor): Tensor => unary("Sqrt", "sqrt", x, (g, _x, out) => div(g, mul(out, 2)));
 export const abs = (x: Tensor): Tensor => unary("Abs", "abs", x, (g, x) => mul(g, sign(x)), false);
 export const sign = (x: Tensor): Tensor => unary("Sign", "sign", x, (g) => mul(g, 0), false);
 export const tanh = (x: Tensor): Tensor => unary("Tanh", "tanh", x, (g, _x, out) => mul(g, sub(1, mul(out, out))));
 export const sigmoid = (x: Tensor): Tensor => unary("Sigmoid", "sigmoid", x, (g, _x, out) => mul(g, mul(out, sub(1, out))));
 export const relu = (x: Tensor): Tensor => unary("Relu", "relu", x, (g, _x, out) => mul(g, compare("gt", out, 0)), false);
+/** A copy of the values (recorded, so gradients flow through it). */
+export const clone = (x: Tensor): Tensor => unary("Clone", "copy", x, (g) => g, false);
 
 /** The gradient for one side of a binary op, given the output's gradient. */
 type SideGrad = (g: Tensor, a: Tensor, b: Tensor, out: Tensor) => Tensor;
@@ -107,7 +65,7 @@ function binary(name: string, op: BinaryOp, x: TensorLike, y: TensorLike, gradA:
   const a = lift(x, type, like.device);
   const b = lift(y, type, like.device);
   const shape = broadcastShapes(op, a.shape, b.shape);
-  const out = map(op, [a, b], shape, type);
+  const out = engine.elementwise(op, [a, b], shape, type);
   // Only the sides that need a gradient compute one.
   return record(
     out,
@@ -122,6 +80,8 @@ const floatOf = (a: TensorLike, b: TensorLike): DType => (isFloat(promote(a, b))
 
 export const add = (a: TensorLike, b: TensorLike): Tensor => binary("Add", "add", a, b, (g) => g, (g) => g);
 export const sub = (a: TensorLike, b: TensorLike): Tensor => binary("Sub", "sub", a, b, (g) => g, (g) => neg(g));
+/** `o - x`. */
+export const rsub = (x: Tensor, o: TensorLike): Tensor => sub(o, x);
 export const mul = (a: TensorLike, b: TensorLike): Tensor =>
   binary("Mul", "mul", a, b, (g, _a, b) => mul(g, b), (g, a) => mul(g, a));
 export const div = (a: TensorLike, b: TensorLike): Tensor =>
@@ -154,47 +114,52 @@ export const minimum = (a: TensorLike, b: TensorLike): Tensor =>
   binary("Minimum", "minimum", a, b, (g, a, b) => mul(g, winShare("lt", a, b)), (g, a, b) => mul(g, winShare("lt", b, a)));
 
 /** A comparison: a bool tensor, no gradient. */
-export function compare(op: "lt" | "le" | "gt" | "ge" | "eq" | "ne", x: TensorLike, y: TensorLike): Tensor {
+function compare(op: "lt" | "le" | "gt" | "ge" | "eq" | "ne", x: TensorLike, y: TensorLike): Tensor {
   const like = (x instanceof Tensor ? x : y) as Tensor;
   const type = promote(x, y);
   const a = lift(x, type, like.device);
   const b = lift(y, type, like.device);
-  return map(op, [a, b], broadcastShapes(op, a.shape, b.shape), "bool");
+  return engine.elementwise(op, [a, b], broadcastShapes(op, a.shape, b.shape), "bool");
 }
+export const lt = (x: Tensor, o: TensorLike): Tensor => compare("lt", x, o);
+export const le = (x: Tensor, o: TensorLike): Tensor => compare("le", x, o);
+export const gt = (x: Tensor, o: TensorLike): Tensor => compare("gt", x, o);
+export const ge = (x: Tensor, o: TensorLike): Tensor => compare("ge", x, o);
+export const eq = (x: Tensor, o: TensorLike): Tensor => compare("eq", x, o);
+export const ne = (x: Tensor, o: TensorLike): Tensor => compare("ne", x, o);
 
 /** Elements of `a` where `cond` is true, else of `b` (all broadcast). */
-export function where(cond: Tensor, x: TensorLike, y: TensorLike): Tensor {
+export function where<D extends Device>(cond: TensorClass<D>, x: TensorClass<D> | number, y: TensorClass<D> | number): TensorClass<D> {
+  return whereAny(cond, x, y) as TensorClass<D>;
+}
+
+function whereAny(cond: Tensor, x: TensorLike, y: TensorLike): Tensor {
   if (cond.dtype !== "bool") throw new TypeError(`where: the condition must be a bool tensor, got ${cond.dtype}`);
   const like = x instanceof Tensor ? x : y instanceof Tensor ? y : cond;
   const type = x instanceof Tensor || y instanceof Tensor ? promote(x, y) : "float32";
   const a = lift(x, type, like.device);
   const b = lift(y, type, like.device);
   const shape = broadcastShapes("where", cond.shape, a.shape, b.shape);
-  const out = map("where", [cond, a.dtype === type ? a : cast(a, type), b.dtype === type ? b : cast(b, type)], shape, type);
+  const out = engine.elementwise("where", [cond, a.dtype === type ? a : cast(a, type), b.dtype === type ? b : cast(b, type)], shape, type);
   return record(out, "WhereBackward", [a, b], (g) => [
-    a.requiresGrad ? sumTo(where(cond, g, 0), a.shape) : null,
-    b.requiresGrad ? sumTo(where(cond, 0, g), b.shape) : null,
+    a.requiresGrad ? sumTo(whereAny(cond, g, 0), a.shape) : null,
+    b.requiresGrad ? sumTo(whereAny(cond, 0, g), b.shape) : null,
   ], []);
 }
 
 /** Convert dtype; gradients flow between floating types. */
 export function cast(x: Tensor, dtype: DType): Tensor {
   if (x.dtype === dtype) return x;
-  const out = new Tensor(x.backend.cast(x._storage, dtype), x.shape, x.device);
+  const out = engine.convert(x, dtype);
   if (!isFloat(dtype)) return out;
   return record(out, "ToCopyBackward", [x], (g) => [cast(g, x.dtype)]);
 }
 
-/** A tensor of `shape` filled with `value`. @internal */
-export function full(shape: Shape, value: number, dtype: DType, device: Device): Tensor {
-  const backend = getBackend(device);
-  const one = backend.fromArray([value], dtype);
-  return new Tensor(backend.elementwise("copy", [{ storage: one, strides: shape.map(() => 0), offset: 0 }], shape, dtype), shape, device);
-}
+const full = engine.full;
 
 /** How many elements differ by more than atol + rtol * |b| (an int32 scalar). */
 export function closeMismatches(a: Tensor, b: TensorLike, rtol: number, atol: number): Tensor {
-  const wide: DType = a.device === "cpu" ? "float64" : "float32";
+  const wide: DType = capability(a.device, "float64") ? "float64" : "float32";
   const bt = lift(b, a.dtype, a.device);
   const diff = abs(sub(cast(a, wide), cast(bt, wide)));
   const tol = add(mul(abs(cast(bt, wide)), rtol), atol);
@@ -216,8 +181,7 @@ const droppedShape = (shape: Shape, axes: number[]) => shape.filter((_, i) => !a
 export function sum(x: Tensor, dim?: number | number[], keepdim = false): Tensor {
   const axes = reduceAxes("sum", x, dim);
   const kept = keptShape(x.shape, axes);
-  const storage = x.backend.reduce("sum", x._storage, x.shape, axes);
-  const out = new Tensor(storage, keepdim ? kept : droppedShape(x.shape, axes), x.device);
+  const out = engine.reduce("sum", x, axes, keepdim ? kept : droppedShape(x.shape, axes));
   return record(out, "SumBackward", [x], (g) => [expand(reshape(g, kept), x.shape)]);
 }
 
@@ -233,12 +197,11 @@ export function mean(x: Tensor, dim?: number | number[], keepdim = false): Tenso
  * max or min over everything (ties share the gradient) or over one dimension
  * (the gradient goes to the index argmax/argmin reports), as torch does.
  */
-export function extreme(op: "max" | "min", x: Tensor, dim: number | undefined, keepdim: boolean): Tensor {
+function extreme(op: "max" | "min", x: Tensor, dim: number | undefined, keepdim: boolean): Tensor {
   const axes = reduceAxes(op, x, dim);
   if (axes.some((a) => x.shape[a] === 0) || x.size === 0) throw new RangeError(`${op}: cannot reduce an empty tensor of shape ${fmt(x.shape)}`);
   const kept = keptShape(x.shape, axes);
-  const storage = x.backend.reduce(op, x._storage, x.shape, axes);
-  const out = new Tensor(storage, keepdim ? kept : droppedShape(x.shape, axes), x.device);
+  const out = engine.reduce(op, x, axes, keepdim ? kept : droppedShape(x.shape, axes));
   const name = op === "max" ? "MaxBackward" : "MinBackward";
   if (dim !== undefined) {
     // the gradient goes to the index argmax reports, found only if a backward needs it
@@ -248,7 +211,7 @@ export function extreme(op: "max" | "min", x: Tensor, dim: number | undefined, k
       [x],
       (g) => {
         const at = argExtreme(op, x, axes[0], true);
-        return [new Tensor(g.backend.scatterAdd(reshape(g, kept)._storage, kept, axes[0], at._storage, x.shape), x.shape, x.device)];
+        return [engine.scatterAdd(reshape(g, kept), axes[0], at, x.shape)];
       },
       [x],
     );
@@ -265,14 +228,19 @@ export function extreme(op: "max" | "min", x: Tensor, dim: number | undefined, k
   );
 }
 
-export function argExtreme(op: "max" | "min", x: Tensor, dim: number | undefined, keepdim: boolean): Tensor {
+function argExtreme(op: "max" | "min", x: Tensor, dim: number | undefined, keepdim: boolean): Tensor {
   if (x.size === 0) throw new RangeError(`arg${op}: cannot reduce an empty tensor`);
   if (dim === undefined) return argExtreme(op, reshape(x, [-1]), 0, false);
   const axis = normDim(`arg${op}`, dim, x.ndim);
-  const storage = x.backend.argReduce(op, x._storage, x.shape, axis);
   const kept = keptShape(x.shape, [axis]);
-  return new Tensor(storage, keepdim ? kept : droppedShape(x.shape, [axis]), x.device);
+  return engine.argReduce(op, x, axis, keepdim ? kept : droppedShape(x.shape, [axis]));
 }
+
+/** max or min over everything (ties share the gradient) or over one dimension (the gradient goes where argmax points). */
+export const max = (x: Tensor, dim?: number, keepdim = false): Tensor => extreme("max", x, dim, keepdim);
+export const min = (x: Tensor, dim?: number, keepdim = false): Tensor => extreme("min", x, dim, keepdim);
+export const argmax = (x: Tensor, dim?: number, keepdim = false): Tensor => argExtreme("max", x, dim, keepdim);
+export const argmin = (x: Tensor, dim?: number, keepdim = false): Tensor => argExtreme("min", x, dim, keepdim);
 
 /** The Euclidean norm; its gradient x / norm is taken as 0 at the zero vector (as torch). */
 export function norm(x: Tensor): Tensor {
@@ -284,7 +252,7 @@ export function norm(x: Tensor): Tensor {
 export function logSoftmax(x: Tensor, dim: number): Tensor {
   requireFloat("logSoftmax", x);
   const d = normDim("logSoftmax", dim, x.ndim);
-  const shifted = sub(x, extreme("max", x, d, true).detach());
+  const shifted = sub(x, engine.detached(extreme("max", x, d, true)));
   return sub(shifted, log(sum(exp(shifted), d, true)));
 }
 
@@ -308,8 +276,7 @@ function bmm(a: Tensor, b: Tensor, transA = false, transB = false): Tensor {
   const [m, k] = transA ? a.shape.slice(-2).reverse() : a.shape.slice(-2);
   const n = transB ? b.shape[b.ndim - 2] : b.shape[b.ndim - 1];
   const batch = numel(a.shape.slice(0, -2));
-  const storage = a.backend.matmul(a._storage, b._storage, batch, m, k, n, m * k, k * n, transA, transB);
-  const out = new Tensor(storage, [...a.shape.slice(0, -2), m, n], a.device);
+  const out = engine.matmul(a, b, { batch, m, k, n, transA, transB }, [...a.shape.slice(0, -2), m, n]);
   // C = op(A) op(B): dA = g op(B)^T (transposed back if A was), dB = op(A)^T g (likewise)
   return record(out, "MmBackward", [a, b], (g) => [
     a.requiresGrad ? (transA ? bmm(b, g, transB, true) : bmm(g, b, false, !transB)) : null,
@@ -353,19 +320,15 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
 
 // ---------------------------------------------------------------- movement
 
-/** A contiguous copy of a strided view of x. */
-function gatherView(x: Tensor, shape: Shape, strides: number[], offset: number): Tensor {
-  const storage = x.backend.elementwise("copy", [{ storage: x._storage, strides, offset }], shape, x.dtype);
-  return new Tensor(storage, shape, x.device);
-}
+const gatherView = engine.copyView;
 
 /** Zeros of `shape` with `src` added at the positions of a view. */
 function scatterView(src: Tensor, shape: Shape, viewShape: Shape, strides: number[], offset: number): Tensor {
-  const zero = full(shape, 0, src.dtype, src.device);
-  return new Tensor(src.backend.viewAdd(zero._storage, src._storage, viewShape, strides, offset), shape, src.device);
+  return engine.viewAdd(full(shape, 0, src.dtype, src.device), src, viewShape, strides, offset);
 }
 
-export function reshape(x: Tensor, shape: number[]): Tensor {
+export function reshape(x: Tensor, ...dims: Array<number | number[]>): Tensor {
+  const shape = list(dims);
   const free = shape.filter((d) => d === -1).length;
   if (free > 1) throw new RangeError(`reshape: only one dimension can be -1, got ${fmt(shape)}`);
   const known = numel(shape.filter((d) => d !== -1));
@@ -374,11 +337,16 @@ export function reshape(x: Tensor, shape: number[]): Tensor {
     throw new RangeError(`reshape: shape ${fmt(shape)} is invalid for a tensor of ${x.size} elements (shape ${fmt(x.shape)})`);
   }
   if (sameShape(target, x.shape)) return x;
-  const out = new Tensor(x._storage, target, x.device);
+  const out = engine.sharing(x, target);
   return record(out, "ViewBackward", [x], (g) => [reshape(g, x.shape)]);
 }
 
-export function permute(x: Tensor, dims: number[]): Tensor {
+/** The same as reshape. */
+export const view = reshape;
+export const flatten = (x: Tensor): Tensor => reshape(x, [-1]);
+
+export function permute(x: Tensor, ...order: Array<number | number[]>): Tensor {
+  const dims = list(order);
   const d = dims.map((v) => normDim("permute", v, x.ndim));
   if (d.length !== x.ndim || new Set(d).size !== d.length) {
     throw new RangeError(`permute: ${fmt(dims)} is not a permutation of the ${x.ndim} dimensions of ${fmt(x.shape)}`);
@@ -390,14 +358,19 @@ export function permute(x: Tensor, dims: number[]): Tensor {
   return record(out, "PermuteBackward", [x], (g) => [permute(g, inverse)]);
 }
 
-export function transpose(x: Tensor, dim0: number, dim1: number): Tensor {
+/** Swap two dimensions (by default the last two). */
+export function transpose(x: Tensor, dim0 = -2, dim1 = -1): Tensor {
   const a = normDim("transpose", dim0, x.ndim);
   const b = normDim("transpose", dim1, x.ndim);
   const dims = x.shape.map((_, i) => (i === a ? b : i === b ? a : i));
   return permute(x, dims);
 }
 
-export function expand(x: Tensor, shape: number[]): Tensor {
+/** The transpose of a 2-D tensor (the dimensions reversed in general). */
+export const T = (x: Tensor): Tensor => permute(x, x.shape.map((_, i) => x.ndim - 1 - i));
+
+export function expand(x: Tensor, ...dims: Array<number | number[]>): Tensor {
+  const shape = list(dims);
   const lead = shape.length - x.ndim;
   const target = shape.map((d, i) => (d === -1 && i >= lead ? x.shape[i - lead] : d));
   if (lead < 0 || target.some((d, i) => i >= lead && x.shape[i - lead] !== 1 && x.shape[i - lead] !== d)) {
@@ -458,7 +431,7 @@ function parseSpec(spec: IndexSpec, n: number, dim: number): { start: number; co
   return { start, count, step, drop: false };
 }
 
-export function index(x: Tensor, specs: IndexSpec[]): Tensor {
+export function index(x: Tensor, ...specs: IndexSpec[]): Tensor {
   if (specs.length > x.ndim) throw new RangeError(`index: ${specs.length} indices for a tensor with ${x.ndim} dimensions`);
   const own = contiguousStrides(x.shape);
   let offset = 0;
@@ -473,15 +446,15 @@ export function index(x: Tensor, specs: IndexSpec[]): Tensor {
     if (!s.drop) outShape.push(s.count);
   });
   if (numel(viewShape) === 0) return full(outShape, 0, x.dtype, x.device);
-  const out = reshape(gatherView(x, viewShape, strides, offset).detach(), outShape).detach();
+  const out = engine.detached(reshape(gatherView(x, viewShape, strides, offset), outShape));
   return record(out, "IndexBackward", [x], (g) => [scatterView(reshape(g, viewShape), x.shape, viewShape, strides, offset)]);
 }
 
 function checkIndex(op: string, index: Tensor, size: number, dim: number, what = "index"): void {
   if (index.dtype !== "int32") throw new TypeError(`${op}: the ${what} must be an int32 tensor, got ${index.dtype}`);
   // Values are checked where they can be read synchronously (GPU kernels clamp reads instead).
-  if (index.device !== "cpu") return;
-  const values = index.data() as Int32Array;
+  if (!capability(index.device, "syncRead")) return;
+  const values = engine.read(index) as Int32Array;
   for (const v of values) {
     if (v < 0 || v >= size) throw new RangeError(`${op}: ${what} ${v} is out of range for dimension ${dim} of size ${size}`);
   }
@@ -494,13 +467,16 @@ export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
     throw new RangeError(`gather: index of shape ${fmt(index.shape)} does not fit a tensor of shape ${fmt(x.shape)} along dimension ${d}`);
   }
   checkIndex("gather", index, x.shape[d], d);
-  const out = new Tensor(x.backend.gather(x._storage, x.shape, d, index._storage, index.shape), [...index.shape], x.device);
-  return record(out, "GatherBackward", [x], (g) => [
-    new Tensor(g.backend.scatterAdd(g._storage, index.shape, d, index._storage, x.shape), x.shape, x.device),
-  ]);
+  const out = engine.gather(x, d, index);
+  return record(out, "GatherBackward", [x], (g) => [engine.scatterAdd(g, d, index, x.shape)]);
 }
 
-export function cat(tensors: Tensor[], dim = 0): Tensor {
+/** Join tensors along an existing dimension. */
+export function cat<D extends Device>(tensors: Array<TensorClass<D>>, dim = 0): TensorClass<D> {
+  return catAny(tensors, dim) as TensorClass<D>;
+}
+
+function catAny(tensors: Tensor[], dim: number): Tensor {
   if (tensors.length === 0) throw new RangeError("cat: needs at least one tensor");
   const first = tensors[0];
   checkDevices("cat", tensors);
@@ -520,49 +496,50 @@ export function cat(tensors: Tensor[], dim = 0): Tensor {
   for (const t of tensors) {
     starts.push(at);
     if (t.size > 0) {
-      outTensor = new Tensor(t.backend.viewAdd(outTensor._storage, cast(t, dtype).detach()._storage, t.shape, own, at * own[d]), shape, first.device);
+      outTensor = engine.viewAdd(outTensor, engine.detached(cast(t, dtype)), t.shape, own, at * own[d]);
     }
     at += t.shape[d];
   }
   return record(outTensor, "CatBackward", tensors, (g) =>
-    tensors.map((t, i) => (t.requiresGrad ? index(g, [...Array(d).fill(null), [starts[i], starts[i] + t.shape[d]]]) : null)),
+    tensors.map((t, i) => (t.requiresGrad ? index(g, ...Array(d).fill(null), [starts[i], starts[i] + t.shape[d]]) : null)),
   );
 }
 
-export function stack(tensors: Tensor[], dim = 0): Tensor {
+/** Join tensors of one shape along a new dimension. */
+export function stack<D extends Device>(tensors: Array<TensorClass<D>>, dim = 0): TensorClass<D> {
   if (tensors.length === 0) throw new RangeError("stack: needs at least one tensor");
   const shape = tensors[0].shape;
   for (const t of tensors) {
     if (!sameShape(t.shape, shape)) throw new RangeError(`stack: all tensors need the same shape, got ${tensors.map((t) => fmt(t.shape)).join(", ")}`);
   }
   const d = normDim("stack", dim, shape.length + 1);
-  return cat(tensors.map((t) => unsqueeze(t, d)), d);
+  return catAny(tensors.map((t) => unsqueeze(t as Tensor, d)), d) as TensorClass<D>;
 }
 
 // ---------------------------------------------------------------- losses
 
 /** Mean squared error; the shapes must match (a broadcast here is almost always a bug). */
-export function mseLoss(input: Tensor, target: Tensor): Tensor {
+export function mseLoss<D extends Device>(input: TensorClass<D>, target: TensorClass<D>): TensorClass<D> {
   if (!sameShape(input.shape, target.shape)) {
     throw new RangeError(`mseLoss: input shape ${fmt(input.shape)} and target shape ${fmt(target.shape)} differ (reshape one so they match)`);
   }
   const d = sub(input, target);
-  return mean(mul(d, d));
+  return mean(mul(d, d)) as TensorClass<D>;
 }
 
 /** Cross-entropy of logits [N, C] against int32 class indices [N]. */
-export function crossEntropy(logits: Tensor, target: Tensor): Tensor {
+export function crossEntropy<D extends Device>(logits: TensorClass<D>, target: TensorClass<D>): TensorClass<D> {
   if (logits.ndim !== 2 || target.ndim !== 1 || target.shape[0] !== logits.shape[0]) {
     throw new RangeError(`crossEntropy: expects logits [N, C] and targets [N], got ${fmt(logits.shape)} and ${fmt(target.shape)}`);
   }
   checkIndex("crossEntropy", target, logits.shape[1], 1, "target");
-  return neg(mean(gather(logSoftmax(logits, 1), 1, unsqueeze(target, 1))));
+  return neg(mean(gather(logSoftmax(logits, 1), 1, unsqueeze(target, 1)))) as TensorClass<D>;
 }
 
 // ---------------------------------------------------------------- in place
 
 /** Replace t's values by `value`'s (same shape): the in-place ops' common path. */
-export function assign<T extends Tensor>(t: T, op: string, value: Tensor): T {
+function assign<X extends Tensor>(t: X, op: string, value: Tensor): X {
   if (isGradEnabled() && t.requiresGrad) {
     throw new Error(
       t.isLeaf
@@ -574,7 +551,102 @@ export function assign<T extends Tensor>(t: T, op: string, value: Tensor): T {
     throw new RangeError(`${op}: the result has shape ${fmt(value.shape)} but the tensor has shape ${fmt(t.shape)}`);
   }
   // Written into the tensor's own memory: tensors sharing it (detach, reshape) see the change.
-  t.backend.copyInto(t._storage, cast(value, t.dtype)._storage);
-  t._storage.version++;
+  engine.writeInto(t, cast(value, t.dtype));
   return t;
 }
+
+export const fill_ = <X extends Tensor>(t: X, value: number): X => assign(t, "fill_", full(t.shape, value, t.dtype, t.device));
+/** Set every element to zero. */
+export const zero_ = <X extends Tensor>(t: X): X => fill_(t, 0);
+export const add_ = <X extends Tensor>(t: X, o: TensorLike): X => assign(t, "add_", add(engine.detached(t), o));
+export const sub_ = <X extends Tensor>(t: X, o: TensorLike): X => assign(t, "sub_", sub(engine.detached(t), o));
+export const mul_ = <X extends Tensor>(t: X, o: TensorLike): X => assign(t, "mul_", mul(engine.detached(t), o));
+export const copy_ = <X extends Tensor>(t: X, src: Tensor): X => assign(t, "copy_", cast(expand(engine.detached(src), t.shape), t.dtype));
+
+// ---------------------------------------------------------------- reading, converting, moving
+
+/** Read `value` now or, where the device reads asynchronously, as a promise. */
+const mapRead = <V, U>(value: V | Promise<V>, f: (v: V) => U): U | Promise<U> => (value instanceof Promise ? value.then(f) : f(value));
+
+/** The values as a flat typed array (a copy). */
+export const data = (t: Tensor) => engine.read(t);
+
+function nest(values: ArrayLike<number>, shape: Shape, bool: boolean): NestedArray {
+  const conv = (v: number) => (bool ? v !== 0 : v);
+  if (shape.length === 0) return conv(values[0]);
+  const build = (dim: number, offset: number): NestedArray[] => {
+    const stride = numel(shape.slice(dim + 1));
+    return Array.from({ length: shape[dim] }, (_, i) => (dim === shape.length - 1 ? conv(values[offset + i]) : build(dim + 1, offset + i * stride)));
+  };
+  return build(0, 0);
+}
+
+/** The values as nested arrays (booleans for a bool tensor). */
+export const toArray = (t: Tensor) => mapRead(engine.read(t), (v) => nest(v, t.shape, t.dtype === "bool"));
+
+/** The single value of a one-element tensor. */
+export function item(t: Tensor) {
+  if (t.size !== 1) throw new RangeError(`item: only one-element tensors can be converted to a number; this one has shape ${fmt(t.shape)}`);
+  return mapRead(engine.read(t), (v) => v[0]);
+}
+
+/** True if both have the same shape and values. */
+export function equal(t: Tensor, o: Tensor) {
+  if (!sameShape(t.shape, o.shape)) return capability(t.device, "syncRead") ? false : Promise.resolve(false);
+  return mapRead(item(sum(ne(t, o))), (n) => n === 0);
+}
+
+/** True if every |t - o| <= atol + rtol * |o| (shapes broadcast). */
+export const allclose = (t: Tensor, o: TensorLike, rtol = 1e-5, atol = 1e-8) => mapRead(item(closeMismatches(t, o, rtol, atol)), (n) => n === 0);
+
+/** The same values, cut from the graph: gradients do not flow through the result. */
+export const detach = (t: Tensor): Tensor => engine.detached(t);
+
+/** Convert to a dtype (recorded between float types) or copy to a device (a new leaf there). */
+export function to(t: Tensor, target: DType | Device): Tensor {
+  if (engine.isDType(target)) return cast(t, target);
+  return target === t.device ? t : engine.copyTo(t, target);
+}
+export const float = (t: Tensor): Tensor => cast(t, "float32");
+export const double = (t: Tensor): Tensor => cast(t, "float64");
+export const int = (t: Tensor): Tensor => cast(t, "int32");
+
+/** A copy on the default device (the tensor itself if it is there already). */
+export async function cpu(t: Tensor): Promise<Tensor> {
+  const home = engine.defaultDevice();
+  if (t.device === home) return t;
+  return engine.fromValues(await engine.read(t), t.shape, t.dtype, home);
+}
+
+/** Free the tensor's memory now (see engine.dispose). */
+export const dispose = (t: Tensor): void => engine.dispose(t);
+
+/**
+ * d(t)/d(leaves), accumulated into each leaf's `grad`. Without an argument t
+ * must be a single value; otherwise pass the gradient of some scalar with
+ * respect to t (same shape).
+ */
+export function backward(t: Tensor, gradient?: Tensor): void {
+  if (!t.requiresGrad) {
+    throw new Error("backward: this tensor does not require grad and has no gradFn (did you set requiresGrad on the inputs?)");
+  }
+  let g: Tensor;
+  if (gradient === undefined) {
+    if (t.size !== 1) {
+      throw new Error(
+        `backward: grad can be implicitly created only for scalar outputs; this tensor has shape ${fmt(t.shape)}. ` +
+          `Pass a gradient of the same shape (e.g. ones(${fmt(t.shape)})) or reduce it first (e.g. .sum()).`,
+      );
+    }
+    g = full(t.shape, 1, t.dtype, t.device);
+  } else {
+    if (!(gradient instanceof Tensor)) throw new TypeError(`backward: the gradient must be a Tensor, got ${typeof gradient}`);
+    if (!sameShape(gradient.shape, t.shape)) {
+      throw new RangeError(`backward: gradient has shape ${fmt(gradient.shape)} but the tensor has shape ${fmt(t.shape)}`);
+    }
+    g = cast(gradient, t.dtype);
+  }
+  runBackward(t, g);
+}
+
+export const toString = (t: Tensor): string => formatTensor(t);

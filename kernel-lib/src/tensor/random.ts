@@ -1,6 +1,8 @@
 import { Random } from "../random";
 import { splitOptions } from "./create";
-import { fromValues, type Device, type Tensor, type TensorOptions } from "./tensor";
+import type { DefaultDevice } from "../backend/backend";
+import { defaultDevice, fromValues } from "./engine";
+import type { Device, Tensor, TensorOptions } from "./tensor";
 import { numel, shapeArg, type Shape } from "./shape";
 
 /** The generator behind rand, randn, randint and layer initialisation. */
@@ -17,14 +19,14 @@ export function nextRandom(): number {
 }
 
 function make<D extends Device>(shape: Shape, values: number[], options: TensorOptions<D>): Tensor<D> {
-  const t = fromValues(values, shape, options.dtype ?? "float32", (options.device ?? "cpu") as D);
+  const t = fromValues(values, shape, options.dtype ?? "float32", (options.device ?? defaultDevice()) as D);
   if (options.requiresGrad) t.requiresGrad_();
   return t;
 }
 
 /** Uniform on [0, 1): rand(2, 3) or rand([2, 3], options). */
 export function rand(...shape: number[]): Tensor;
-export function rand<D extends Device = "cpu">(shape: Shape, options?: TensorOptions<D>): Tensor<D>;
+export function rand<D extends Device = DefaultDevice>(shape: Shape, options?: TensorOptions<D>): Tensor<D>;
 export function rand(...args: Array<number | Shape | TensorOptions | undefined>): Tensor<Device> {
   const [shape, options] = splitOptions("rand", args);
   return make(shape, Array.from({ length: numel(shape) }, nextRandom), options);
@@ -32,7 +34,7 @@ export function rand(...args: Array<number | Shape | TensorOptions | undefined>)
 
 /** Standard normal (Box-Muller). */
 export function randn(...shape: number[]): Tensor;
-export function randn<D extends Device = "cpu">(shape: Shape, options?: TensorOptions<D>): Tensor<D>;
+export function randn<D extends Device = DefaultDevice>(shape: Shape, options?: TensorOptions<D>): Tensor<D>;
 export function randn(...args: Array<number | Shape | TensorOptions | undefined>): Tensor<Device> {
   const [shape, options] = splitOptions("randn", args);
   const n = numel(shape);
@@ -47,7 +49,7 @@ export function randn(...args: Array<number | Shape | TensorOptions | undefined>
 }
 
 /** Integers uniform on [low, high), int32. */
-export function randint<D extends Device = "cpu">(low: number, high: number, shape: Shape, options: TensorOptions<D> = {}): Tensor<D> {
+export function randint<D extends Device = DefaultDevice>(low: number, high: number, shape: Shape, options: TensorOptions<D> = {}): Tensor<D> {
   if (!Number.isInteger(low) || !Number.isInteger(high) || high <= low) {
     throw new RangeError(`randint: need integers low < high, got ${low} and ${high}`);
   }

@@ -16,13 +16,28 @@ import { wasmElementwise, wasmMatmul, wasmRowSum, WASM_OPS, type WasmOp } from "
 // WebAssembly memory and the call cost more than the SIMD saves.
 const WASM_MIN = 4096;
 
+declare module "../backend" {
+  interface Devices {
+    /** The CPU: JavaScript typed arrays, read synchronously. */
+    cpu: { syncRead: true };
+  }
+}
+
+let live = 0;
+// A storage nobody references any more no longer counts as live.
+const collected = new FinalizationRegistry<undefined>(() => live--);
+
 /** CPU storage: a typed array. */
 export class CpuStorage implements Storage {
   version = 0;
+  released = false;
   constructor(
-    readonly data: TypedArray,
+    public data: TypedArray,
     readonly dtype: DType,
-  ) {}
+  ) {
+    live++;
+    collected.register(this, undefined, this);
+  }
   get size(): number {
     return this.data.length;
   }
@@ -41,7 +56,11 @@ export function allocate(dtype: DType, size: number): TypedArray {
   }
 }
 
-const data = (s: Storage): TypedArray => (s as CpuStorage).data;
+function data(s: Storage): TypedArray {
+  const st = s as CpuStorage;
+  if (st.released) throw new Error("this tensor's memory was freed by tidy() or dispose(); return it from the tidy callback, or keep() it, to use it later");
+  return st.data;
+}
 
 // Each elementwise op as a JavaScript expression over its inputs a, b, c.
 const EXPR: Record<ElementwiseOp, string> = {
@@ -49,6 +68,7 @@ const EXPR: Record<ElementwiseOp, string> = {
   neg: "-a",
   exp: "Math.exp(a)",
   log: "Math.log(a)",
+  log1p: "Math.log1p(a)",
   sqrt: "Math.sqrt(a)",
   abs: "Math.abs(a)",
   sign: "(a > 0 ? 1 : a < 0 ? -1 : a)",
@@ -169,6 +189,20 @@ function rowReducer(op: ReduceOp, dtype: DType): (src: TypedArray, out: TypedArr
 
 export const cpuBackend: Backend = {
   device: "cpu",
+  capabilities: { syncRead: true, float64: true },
+
+  release(storage) {
+    const st = storage as CpuStorage;
+    if (st.released) return;
+    st.released = true;
+    st.data = allocate(st.dtype, 0);
+    collected.unregister(st);
+    live--;
+  },
+
+  liveCount() {
+    return live;
+  },
 
   fromArray(values, dtype) {
     const out = allocate(dtype, values.length);

@@ -1,7 +1,12 @@
 /// <reference types="@webgpu/types" />
-import { contiguousStrides, numel, registerBackend, type Backend, type DType, type Storage, type TypedArray, type View } from "../backend";
+/**
+ * The WebGPU backend (Dawn in Node, or a browser's WebGPU): the primitive
+ * kernels on GPU buffers. The device, its memory and its queue are in
+ * ./device, ./memory and ./queue; the WGSL sources in ./kernels.
+ */
+import { announceDevice, contiguousStrides, numel, registerBackend, type Backend, type DType, type TypedArray, type View } from "../backend";
+import { closeDevice, current, openDevice, peek, type AdapterDescription } from "./device";
 import {
-  WG,
   TILE,
   argReduceSource,
   elementwiseSource,
@@ -10,140 +15,31 @@ import {
   matmulSource,
   reduceSource,
   viewAddSource,
-  wgslType,
+  WG,
 } from "./kernels";
+import { createStorage, gpuStorage, liveBufferCount, release, resetMemory, type GpuStorage } from "./memory";
+import { dispatch, encoderForCopy, flush, groupsFor, mapWithWatchdog, threads } from "./queue";
 
-/** What the lesson shows about the GPU in use. */
-export interface AdapterDescription {
-  vendor: string;
-  architecture: string;
-  device: string;
-  description: string;
-  isFallbackAdapter: boolean;
-  maxStorageBufferBindingSize: number;
-}
+export type { AdapterDescription } from "./device";
+export { liveBufferCount, flush };
 
-interface State {
-  gpu: GPU;
-  device: GPUDevice;
-  adapter: AdapterDescription;
-  pipelines: Map<string, GPUComputePipeline>;
-  /** Bind group layouts by number of buffers: output, inputs, then the parameters (dynamic offset). */
-  layouts: Map<number, GPUBindGroupLayout>;
-  /** Bind groups by buffers: pooled buffers recur, so most dispatches reuse one. */
-  bindGroups: Map<string, GPUBindGroup>;
-  bufferIds: WeakMap<GPUBuffer, number>;
-  nextBufferId: number;
-  encoder: GPUCommandEncoder | null;
-  pass: GPUComputePassEncoder | null;
-  pending: number;
-  /** Kernel parameters of the batch being recorded, one 256-byte slot per dispatch. */
-  params: GPUBuffer;
-  paramData: Int32Array;
-  /** Freed buffers by byte size, reused before allocating new ones. */
-  pool: Map<number, GPUBuffer[]>;
-  pooledBytes: number;
-  scopes: Array<Set<GpuStorage>>;
-  error?: Error;
-}
-let state: State | null = null;
-
-const INSTALL_HINT =
-  "No WebGPU adapter. In Node this needs a Vulkan driver: on Debian/Ubuntu without a GPU, install Mesa's lavapipe " +
-  "(Debian 12: `apt-get install -t bookworm-backports mesa-vulkan-drivers libvulkan1`; Mesa 25 or newer); with an " +
-  "NVIDIA GPU, the driver's Vulkan ICD and libvulkan1. In a browser, use one with WebGPU enabled.";
-
-/** GPU memory behind a tensor. Freed when unreachable, by `tidy`, or by `dispose`. */
-export class GpuStorage implements Storage {
-  version = 0;
-  destroyed = false;
-  constructor(
-    readonly buffer: GPUBuffer,
-    readonly dtype: DType,
-    readonly size: number,
-    readonly device: GPUDevice,
-  ) {}
-}
-
-let liveBuffers = 0;
-// Buffers of storages nobody references any more (outside any tidy scope).
-// They may still be used by recorded, unsubmitted work, so they are released
-// only after the next submit.
-const unreachable: Array<{ buffer: GPUBuffer; device: GPUDevice }> = [];
-const registry = new FinalizationRegistry<{ buffer: GPUBuffer; device: GPUDevice }>((held) => unreachable.push(held));
-
-function current(): State {
-  if (state === null) throw new Error("WebGPU is not initialised: run `await initWebGPU()` first (see isWebGPUAvailable())");
-  return state;
-}
-
-async function loadGPU(): Promise<GPU | null> {
-  const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
-  if (nav?.gpu) return nav.gpu;
-  try {
-    // Dawn's Node bindings (ESM-only; require() of ESM needs Node >= 20.19)
-    const webgpu = require("webgpu") as { create(flags: string[]): GPU; globals: object };
-    Object.assign(globalThis, webgpu.globals);
-    return webgpu.create([]);
-  } catch (e) {
-    throw new Error(`WebGPU for Node could not be loaded (the \`webgpu\` package): ${(e as Error).message}`);
+declare module "../backend" {
+  interface Devices {
+    /** A GPU through WebGPU: reads are asynchronous. */
+    webgpu: { syncRead: false };
   }
 }
+
+announceDevice("webgpu", "run `await initWebGPU()` first");
 
 /**
  * Open the GPU (once) and register the "webgpu" device. Throws with what to
  * install when there is no adapter.
  */
 export async function initWebGPU(): Promise<AdapterDescription> {
-  if (state) return state.adapter;
-  const gpu = await loadGPU();
-  const adapter = gpu && (await gpu.requestAdapter({ powerPreference: "high-performance" }));
-  if (!gpu || !adapter) throw new Error(INSTALL_HINT);
-  const limits = adapter.limits;
-  const device = await adapter.requestDevice({
-    requiredLimits: {
-      maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
-      maxBufferSize: limits.maxBufferSize,
-      maxComputeWorkgroupStorageSize: limits.maxComputeWorkgroupStorageSize,
-    },
-  });
-  const info = adapter.info;
-  const description: AdapterDescription = {
-    vendor: info.vendor,
-    architecture: info.architecture,
-    device: info.device,
-    description: info.description,
-    isFallbackAdapter: (info as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false,
-    maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
-  };
-  state = {
-    gpu,
-    device,
-    adapter: description,
-    pipelines: new Map(),
-    layouts: new Map(),
-    bindGroups: new Map(),
-    bufferIds: new WeakMap(),
-    nextBufferId: 0,
-    encoder: null,
-    pass: null,
-    pending: 0,
-    params: device.createBuffer({ size: SLOT * BATCH, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST }),
-    paramData: new Int32Array((SLOT / 4) * BATCH),
-    pool: new Map(),
-    pooledBytes: 0,
-    scopes: [],
-  };
-  device.lost.then(() => {
-    if (state?.device === device) state = null;
-  });
-  // Validation and out-of-memory errors arrive asynchronously; the next read reports them.
-  device.addEventListener("uncapturederror", (event) => {
-    const error = (event as GPUUncapturedErrorEvent).error;
-    if (state?.device === device) state.error ??= new Error(`WebGPU error: ${error.message}`);
-  });
+  const s = await openDevice();
   registerBackend(webgpuBackend);
-  return description;
+  return s.adapter;
 }
 
 /** True if a WebGPU adapter can be opened here (opens it). */
@@ -158,7 +54,7 @@ export async function isWebGPUAvailable(): Promise<boolean> {
 
 /** The adapter in use, or null before initWebGPU. */
 export function webgpuAdapter(): AdapterDescription | null {
-  return state?.adapter ?? null;
+  return peek()?.adapter ?? null;
 }
 
 /**
@@ -166,246 +62,11 @@ export function webgpuAdapter(): AdapterDescription | null {
  * Tensors on "webgpu" are unusable afterwards; initWebGPU() opens a new device.
  */
 export function releaseWebGPU(): void {
-  if (!state) return;
-  const s = state;
+  if (!peek()) return;
   flush();
-  state = null;
-  s.pipelines.clear();
-  s.device.destroy();
-  liveBuffers = 0;
+  closeDevice();
+  resetMemory();
 }
-
-/** Live GPU buffers (for checking that training loops do not leak). */
-export function liveBufferCount(): number {
-  return liveBuffers;
-}
-
-const SLOT = 256;
-const BATCH = 64;
-const POOL_BYTES = 1 << 30;
-
-function destroy(st: GpuStorage): void {
-  if (st.destroyed) return;
-  st.destroyed = true;
-  registry.unregister(st);
-  const s = state;
-  if (!s || st.device !== s.device) return void st.buffer.destroy();
-  liveBuffers--;
-  recycle(s, st.buffer);
-}
-
-/** Keep a free buffer for reuse (every kernel writes all of its output), within a budget. */
-function recycle(s: State, buffer: GPUBuffer): void {
-  if (s.pooledBytes + buffer.size > POOL_BYTES) {
-    // bind groups that name the buffer must go with it
-    s.bindGroups.clear();
-    buffer.destroy();
-    return;
-  }
-  const list = s.pool.get(buffer.size) ?? [];
-  list.push(buffer);
-  s.pool.set(buffer.size, list);
-  s.pooledBytes += buffer.size;
-}
-
-/**
- * Run `fn` and free the GPU buffers it created, except those the result (a
- * tensor, or an array or object of tensors) holds and those now held by
- * tensors created before (parameters updated in place, their gradients).
- */
-export function tidy<T>(fn: () => T, keepAlive: () => Storage[] = () => []): T {
-  const s = state;
-  if (!s) return fn();
-  const created = new Set<GpuStorage>();
-  s.scopes.push(created);
-  let result: T;
-  try {
-    result = fn();
-  } finally {
-    s.scopes.pop();
-  }
-  const keep = new Set<Storage>(keepAlive());
-  collectStorages(result, keep);
-  flush();
-  for (const st of created) {
-    if (keep.has(st)) {
-      // a kept buffer belongs to the enclosing scope, if any
-      s.scopes[s.scopes.length - 1]?.add(st);
-    } else destroy(st);
-  }
-  return result;
-}
-
-function collectStorages(value: unknown, into: Set<Storage>, seen = new Set<unknown>()): void {
-  if (value === null || typeof value !== "object" || seen.has(value)) return;
-  seen.add(value);
-  const t = value as { _storage?: Storage; grad?: unknown };
-  if (t._storage) {
-    into.add(t._storage);
-    collectStorages(t.grad, into, seen);
-    return;
-  }
-  if (Array.isArray(value)) for (const v of value) collectStorages(v, into, seen);
-  else if (Object.getPrototypeOf(value) === Object.prototype) for (const v of Object.values(value)) collectStorages(v, into, seen);
-}
-
-function createStorage(dtype: DType, size: number): GpuStorage {
-  const s = current();
-  wgslType(dtype); // rejects float64
-  const bytes = Math.max(4, size * 4);
-  const reused = s.pool.get(bytes)?.pop();
-  if (reused) s.pooledBytes -= bytes;
-  const buffer =
-    reused ?? s.device.createBuffer({ size: bytes, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
-  const st = new GpuStorage(buffer, dtype, size, s.device);
-  registry.register(st, { buffer, device: s.device }, st);
-  liveBuffers++;
-  s.scopes[s.scopes.length - 1]?.add(st);
-  return st;
-}
-
-function gpuStorage(st: Storage): GpuStorage {
-  const g = st as GpuStorage;
-  if (g.device !== state?.device) {
-    throw new Error("this webgpu tensor belongs to a device that was released (releaseWebGPU()); create it again after initWebGPU()");
-  }
-  if (g.destroyed) {
-    throw new Error("this webgpu tensor's memory was freed by tidy() or dispose(); return it from the tidy callback to keep it");
-  }
-  return g;
-}
-
-function layoutFor(s: State, buffers: number): GPUBindGroupLayout {
-  let layout = s.layouts.get(buffers);
-  if (!layout) {
-    const entries: GPUBindGroupLayoutEntry[] = [];
-    for (let i = 0; i <= buffers; i++) {
-      entries.push({
-        binding: i,
-        visibility: GPUShaderStage.COMPUTE,
-        buffer: i === 0 ? { type: "storage" } : i === buffers ? { type: "read-only-storage", hasDynamicOffset: true } : { type: "read-only-storage" },
-      });
-    }
-    layout = s.device.createBindGroupLayout({ entries });
-    s.layouts.set(buffers, layout);
-  }
-  return layout;
-}
-
-/** A compute pipeline per kernel (sources are cached by their key). */
-function pipeline(s: State, key: string, source: () => string, buffers: number): GPUComputePipeline {
-  let p = s.pipelines.get(key);
-  if (!p) {
-    const module = s.device.createShaderModule({ code: source() });
-    const layout = s.device.createPipelineLayout({ bindGroupLayouts: [layoutFor(s, buffers)] });
-    p = s.device.createComputePipeline({ layout, compute: { module, entryPoint: "main" } });
-    s.pipelines.set(key, p);
-  }
-  return p;
-}
-
-function bindGroup(s: State, buffers: GPUBuffer[]): GPUBindGroup {
-  const ids = buffers.map((b) => {
-    let id = s.bufferIds.get(b);
-    if (id === undefined) s.bufferIds.set(b, (id = s.nextBufferId++));
-    return id;
-  });
-  const key = ids.join(",");
-  let group = s.bindGroups.get(key);
-  if (!group) {
-    if (s.bindGroups.size >= 20_000) s.bindGroups.clear();
-    group = s.device.createBindGroup({
-      layout: layoutFor(s, buffers.length),
-      entries: [
-        ...buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
-        { binding: buffers.length, resource: { buffer: s.params, offset: 0, size: SLOT } },
-      ],
-    });
-    s.bindGroups.set(key, group);
-  }
-  return group;
-}
-
-/** The open command encoder, with no compute pass open (for copies). */
-function encoderForCopy(): GPUCommandEncoder {
-  const s = current();
-  s.pass?.end();
-  s.pass = null;
-  s.encoder ??= s.device.createCommandEncoder();
-  return s.encoder;
-}
-
-/**
- * Record one dispatch into the open compute pass. Its parameters go into the
- * batch's parameter buffer, written just before the batch is submitted.
- */
-function dispatch(key: string, source: () => string, buffers: GPUBuffer[], params: number[], groups: [number, number, number]): void {
-  const s = current();
-  if (params.length > SLOT / 4) throw new Error(`webgpu: too many kernel parameters (${params.length}); tensors of more than 8 dimensions are not supported`);
-  if (s.pending >= BATCH) flush();
-  const p = pipeline(s, key, source, buffers.length);
-  const slot = s.pending++;
-  s.paramData.set(params, (slot * SLOT) / 4);
-  const group = bindGroup(s, buffers);
-  s.encoder ??= s.device.createCommandEncoder();
-  s.pass ??= s.encoder.beginComputePass();
-  s.pass.setPipeline(p);
-  s.pass.setBindGroup(0, group, [slot * SLOT]);
-  s.pass.dispatchWorkgroups(...groups);
-}
-
-/** Submit recorded work (queue order puts the parameter write before it). */
-export function flush(): void {
-  const s = state;
-  if (!s || !s.encoder) return;
-  s.pass?.end();
-  s.pass = null;
-  if (s.pending) s.device.queue.writeBuffer(s.params, 0, s.paramData, 0, (s.pending * SLOT) / 4);
-  s.device.queue.submit([s.encoder.finish()]);
-  s.encoder = null;
-  s.pending = 0;
-  for (const { buffer, device } of unreachable.splice(0)) {
-    if (device === s.device) {
-      liveBuffers--;
-      recycle(s, buffer);
-    } else buffer.destroy();
-  }
-}
-
-/**
- * mapAsync, but never a silent hang: once seen in CI (lavapipe), a read's map
- * never resolved. Every few seconds an empty submit nudges the queue; after a
- * minute the read fails with a clear error instead of waiting forever.
- */
-async function mapWithWatchdog(s: State, staging: GPUBuffer): Promise<void> {
-  const mapped = staging.mapAsync(GPUMapMode.READ);
-  let done = false;
-  void mapped.then(
-    () => (done = true),
-    () => (done = true),
-  );
-  for (let waited = 0; !done; waited += 2) {
-    if (waited >= 60) {
-      staging.destroy();
-      throw new Error("webgpu: reading a result from the GPU did not finish within 60 s (the device may be lost or hung)");
-    }
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([mapped.catch(() => undefined), new Promise((r) => (timer = setTimeout(r, 2000)))]);
-    clearTimeout(timer);
-    if (!done) s.device.queue.submit([s.device.createCommandEncoder().finish()]);
-  }
-  await mapped;
-}
-
-/** Workgroup counts for `n` threads of WG each, folded into 2-D past the 65535 limit. */
-function groupsFor(workgroups: number): [number, number, number] {
-  if (workgroups <= 65535) return [Math.max(1, workgroups), 1, 1];
-  const y = Math.ceil(workgroups / 65535);
-  return [Math.ceil(workgroups / y), y, 1];
-}
-const threads = (n: number): [number, number, number] => groupsFor(Math.ceil(n / WG));
-
-
 
 /** c: read in order; s: one value; v: a strided view. */
 function layoutOf(view: View, shape: number[]): string {
@@ -417,6 +78,14 @@ function layoutOf(view: View, shape: number[]): string {
 
 export const webgpuBackend: Backend = {
   device: "webgpu",
+  capabilities: { syncRead: false, float64: false },
+
+  release(storage) {
+    flush();
+    release(storage as GpuStorage, true);
+  },
+
+  liveCount: liveBufferCount,
 
   fromArray(values, dtype) {
     const st = createStorage(dtype, values.length);
@@ -500,6 +169,8 @@ export const webgpuBackend: Backend = {
       const out = createStorage(partialType, rows * chunks);
       const [i, o] = [inType, partialType];
       dispatch(`red|${op}|${i}|${o}`, () => reduceSource(op, i, o), [out.buffer, src.buffer], [R, chunks, chunkLen, rows], groupsFor(rows * chunks));
+      // a temporary (reordered copy or partial sums) is freed once this pass is submitted
+      if (src !== x) release(src, false);
       if (chunks === 1) return out;
       src = out;
       inType = partialType;
@@ -519,6 +190,7 @@ export const webgpuBackend: Backend = {
     const out = createStorage("int32", rows);
     const t = src.dtype;
     if (rows > 0) dispatch(`arg|${op}|${t}`, () => argReduceSource(op, t), [out.buffer, src.buffer], [R, rows], groupsFor(rows));
+    if (src !== x) release(src, false);
     return out;
   },
 
@@ -567,22 +239,7 @@ export const webgpuBackend: Backend = {
     if (src.size) encoderForCopy().copyBufferToBuffer(gpuStorage(src).buffer, 0, gpuStorage(target).buffer, 0, src.size * 4);
   },
 
-  escape(storage) {
-    const scopes = state?.scopes ?? [];
-    for (let i = scopes.length - 1; i >= 0; i--) {
-      if (scopes[i].delete(storage as GpuStorage)) {
-        scopes[i - 1]?.add(storage as GpuStorage);
-        return;
-      }
-    }
-  },
-
   cast(x, dtype) {
     return webgpuBackend.elementwise("copy", [{ storage: x, strides: [], offset: 0, contiguous: true }], [x.size], dtype);
-  },
-
-  dispose(storage) {
-    flush();
-    destroy(storage as GpuStorage);
   },
 };

@@ -40,6 +40,8 @@ const EXPR: Record<ElementwiseOp, string> = {
   neg: "-a",
   exp: "exp(a)",
   log: `select(select(log(a), -inf(), a == 0.0), ${NAN}, a < 0.0)`,
+  // log(u) * a / (u - 1) with u = 1 + a cancels u's rounding error (Kahan's trick)
+  log1p: `select(select(select(log(1.0 + a) * a / ((1.0 + a) - 1.0), a, 1.0 + a == 1.0), -inf(), a == -1.0), ${NAN}, a < -1.0)`,
   sqrt: `select(sqrt(a), ${NAN}, a < 0.0)`,
   abs: "abs(a)",
   sign: "sign(a)",

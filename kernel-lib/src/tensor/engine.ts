@@ -1,0 +1,288 @@
+/**
+ * The one door between the tensor ops and the backends. The engine is the
+ * only module that looks a backend up: it checks devices and dtypes, lifts
+ * numbers to tensors, calls the backend's primitive kernels and wraps what
+ * they return in tensors, and it owns memory scopes (tidy, keep, dispose and
+ * the live counts) for every device alike. The ops (./ops) are written in
+ * terms of these functions and know no device.
+ */
+import {
+  DEFAULT_DEVICE,
+  getBackend,
+  openDevices,
+  type Backend,
+  type Capabilities,
+  type DType,
+  type ElementwiseOp,
+  type ReduceOp,
+  type Storage,
+  type TypedArray,
+  type View,
+} from "../backend/backend";
+import { Tensor, isFloat, type Device, type TensorLike } from "./tensor";
+import { broadcastStrides, contiguousStrides, fmt, numel, sameShape, type Shape } from "./shape";
+
+type T = Tensor<Device>;
+
+// ---------------------------------------------------------------- devices
+
+const backendOf = (device: Device): Backend => getBackend(device);
+
+/** What `device` can do (see Capabilities); throws if it is not open. */
+export const capability = (device: Device, what: keyof Capabilities): boolean => backendOf(device).capabilities[what];
+
+/** The device tensors are made on when none is named. */
+export const defaultDevice = (): Device => DEFAULT_DEVICE;
+
+/** Is `name` a device (an open one or a known one), rather than a dtype? */
+export const isDType = (name: string): name is DType => name === "float32" || name === "float64" || name === "int32" || name === "bool";
+
+/** The common device of an op's tensors; an error names both devices otherwise. */
+export function checkDevices(op: string, ts: T[]): Device {
+  const device = ts[0].device;
+  for (const t of ts) {
+    if (t.device !== device) {
+      throw new Error(`${op}: tensors are on different devices (${device} and ${t.device}); move one with .to("${device}")`);
+    }
+  }
+  return device;
+}
+
+export function requireFloat(op: string, t: T): void {
+  if (!isFloat(t.dtype)) throw new TypeError(`${op}: needs a floating-point tensor, got ${t.dtype} (convert with .float())`);
+}
+
+/** The dtype of an arithmetic result (numbers adapt to the tensor, as in torch). */
+export function promote(a: TensorLike, b: TensorLike): DType {
+  const kind = (x: TensorLike): DType => (typeof x === "number" ? (Number.isInteger(x) ? "int32" : "float32") : x.dtype);
+  const [ka, kb] = [kind(a), kind(b)];
+  if (ka === "float64" || kb === "float64") {
+    // A plain number never widens float32 to float64.
+    if (typeof a === "number") return kb === "float64" ? "float64" : "float32";
+    if (typeof b === "number") return ka === "float64" ? "float64" : "float32";
+    return "float64";
+  }
+  if (isFloat(ka) || isFloat(kb)) {
+    if (typeof a === "number" && b instanceof Tensor && isFloat(b.dtype)) return b.dtype;
+    if (typeof b === "number" && a instanceof Tensor && isFloat(a.dtype)) return a.dtype;
+    return "float32";
+  }
+  return "int32";
+}
+
+/** A number as a 0-d tensor of `dtype` on `device` (a tensor passes through). */
+export function lift(x: TensorLike, dtype: DType, device: Device): T {
+  if (x instanceof Tensor) return x;
+  if (typeof x !== "number") throw new TypeError(`expected a Tensor or a number, got ${typeof x}`);
+  return fromValues([x], [], dtype, device);
+}
+
+// ---------------------------------------------------------------- memory scopes
+
+/** Storages made inside one tidy() call, still owned by it. */
+type Scope = Map<Storage, Device>;
+const scopes: Scope[] = [];
+/** The scope that owns each storage (absent: no scope; it lives until dispose() or garbage collection). */
+const owner = new WeakMap<Storage, Scope>();
+
+/** A tensor around a storage a backend has just made: owned by the innermost tidy(). */
+function fresh(storage: Storage, shape: Shape, device: Device): T {
+  const scope = scopes[scopes.length - 1];
+  if (scope !== undefined) {
+    scope.set(storage, device);
+    owner.set(storage, scope);
+  }
+  return new Tensor(storage, shape, device);
+}
+
+function move(storage: Storage, to: Scope | undefined): void {
+  const from = owner.get(storage);
+  if (from === to) return;
+  const device = from?.get(storage);
+  from?.delete(storage);
+  if (to === undefined || device === undefined) owner.delete(storage);
+  else {
+    to.set(storage, device);
+    owner.set(storage, to);
+  }
+}
+
+/**
+ * Run `fn` and free the memory of every tensor made inside it (on every
+ * device), except what it returns (a tensor, or arrays and plain objects of
+ * them, with their gradients) and what `keep()` marked. Tensors made before
+ * keep their memory, including values written into them in place.
+ */
+export function tidy<R>(fn: () => R): R {
+  const scope: Scope = new Map();
+  scopes.push(scope);
+  let result: R;
+  try {
+    result = fn();
+  } catch (e) {
+    scopes.pop();
+    freeScope(scope);
+    throw e;
+  }
+  scopes.pop();
+  if (result instanceof Promise) {
+    // Nothing can be freed safely while the callback is still running.
+    for (const storage of scope.keys()) move(storage, scopes[scopes.length - 1]);
+    throw new TypeError("tidy: the callback returned a promise; tidy() takes a synchronous function (await outside it)");
+  }
+  const parent = scopes[scopes.length - 1];
+  const kept = new Set<Storage>();
+  collectStorages(result, kept);
+  for (const storage of kept) if (owner.get(storage) === scope) move(storage, parent);
+  freeScope(scope);
+  return result;
+}
+
+function freeScope(scope: Scope): void {
+  for (const [storage, device] of scope) {
+    owner.delete(storage);
+    backendOf(device).release(storage);
+  }
+  scope.clear();
+}
+
+function collectStorages(value: unknown, into: Set<Storage>, seen = new Set<unknown>()): void {
+  if (value === null || typeof value !== "object" || seen.has(value)) return;
+  seen.add(value);
+  if (value instanceof Tensor) {
+    into.add(value._storage);
+    collectStorages(value.grad, into, seen);
+    return;
+  }
+  if (Array.isArray(value)) for (const v of value) collectStorages(v, into, seen);
+  else if (value instanceof Map) for (const v of value.values()) collectStorages(v, into, seen);
+  else if (Object.getPrototypeOf(value) === Object.prototype) for (const v of Object.values(value)) collectStorages(v, into, seen);
+}
+
+/** Take `t`'s memory out of every tidy() scope: it lives until `dispose()` or until nothing references it. */
+export function keep<X extends T>(t: X): X {
+  move(t._storage, undefined);
+  return t;
+}
+
+/** `t`'s memory now lives as long as `holder`'s (a gradient stored into a leaf made outside the scope). */
+export function keepWith(t: T, holder: T): void {
+  move(t._storage, owner.get(holder._storage));
+}
+
+/** Free `t`'s memory now; tensors sharing it (views, detach) become unusable too. */
+export function dispose(t: T): void {
+  move(t._storage, undefined);
+  backendOf(t.device).release(t._storage);
+}
+
+/** How many storages hold memory on `device`, or on every open device. */
+export function liveCount(device?: Device): number {
+  if (device !== undefined) return backendOf(device).liveCount();
+  return openDevices().reduce((n, b) => n + b.liveCount(), 0);
+}
+
+// ---------------------------------------------------------------- the primitives, on tensors
+
+/** A tensor from flat values. */
+export function fromValues<D extends Device>(values: ArrayLike<number>, shape: Shape, dtype: DType, device: D): Tensor<D> {
+  return fresh(backendOf(device).fromArray(values, dtype), shape, device) as Tensor<D>;
+}
+
+/** A tensor of another shape on the same memory (same number of elements). */
+export const sharing = (t: T, shape: Shape): T => new Tensor(t._storage, shape, t.device);
+
+/** The same tensor cut from the graph (same memory). */
+export const detached = <X extends T>(t: X): X => new Tensor(t._storage, t.shape, t.device) as X;
+
+/** The tensor's values (a copy), synchronously where the device can. */
+export function read(t: T): TypedArray | Promise<TypedArray> {
+  return backendOf(t.device).read(t._storage);
+}
+
+/** How `t` reads as an array of `shape` it broadcasts to. */
+const viewAs = (t: T, shape: Shape): View =>
+  sameShape(t.shape, shape)
+    ? { storage: t._storage, strides: [], offset: 0, contiguous: true }
+    : { storage: t._storage, strides: broadcastStrides(t.shape, shape), offset: 0 };
+
+/** `op` elementwise over `inputs` broadcast to `shape`, giving `dtype`. */
+export function elementwise(op: ElementwiseOp, inputs: T[], shape: Shape, dtype: DType): T {
+  const device = checkDevices(op, inputs);
+  return fresh(backendOf(device).elementwise(op, inputs.map((t) => viewAs(t, shape)), shape, dtype), shape, device);
+}
+
+/** A contiguous copy of a strided view of `x`'s memory. */
+export function copyView(x: T, shape: Shape, strides: number[], offset: number): T {
+  return fresh(backendOf(x.device).elementwise("copy", [{ storage: x._storage, strides, offset }], shape, x.dtype), shape, x.device);
+}
+
+/** A tensor of `shape` filled with `value`. */
+export function full(shape: Shape, value: number, dtype: DType, device: Device): T {
+  const one = fromValues([value], [], dtype, device);
+  return copyView(one, shape, shape.map(() => 0), 0);
+}
+
+/** Reduce `x` over `axes`; the result has `shape` (the axes dropped or kept as 1). */
+export function reduce(op: ReduceOp, x: T, axes: number[], shape: Shape): T {
+  return fresh(backendOf(x.device).reduce(op, x._storage, x.shape, axes), shape, x.device);
+}
+
+export function argReduce(op: "max" | "min", x: T, axis: number, shape: Shape): T {
+  return fresh(backendOf(x.device).argReduce(op, x._storage, x.shape, axis), shape, x.device);
+}
+
+/** One product problem: `batch` products op(A) [m, k] by op(B) [k, n]; op transposes where its flag is set. */
+export interface MatmulProblem {
+  batch: number;
+  m: number;
+  k: number;
+  n: number;
+  transA: boolean;
+  transB: boolean;
+}
+
+export function matmul(a: T, b: T, p: MatmulProblem, shape: Shape): T {
+  const device = checkDevices("matmul", [a, b]);
+  const { batch, m, k, n, transA, transB } = p;
+  return fresh(backendOf(device).matmul(a._storage, b._storage, batch, m, k, n, m * k, k * n, transA, transB), shape, device);
+}
+
+/** `base` (contiguous) with `src` added at the positions of a view into it. */
+export function viewAdd(base: T, src: T, viewShape: Shape, strides: number[], offset: number): T {
+  const device = checkDevices("viewAdd", [base, src]);
+  return fresh(backendOf(device).viewAdd(base._storage, src._storage, viewShape, strides, offset), base.shape, device);
+}
+
+export function gather(x: T, dim: number, index: T): T {
+  const device = checkDevices("gather", [x, index]);
+  return fresh(backendOf(device).gather(x._storage, x.shape, dim, index._storage, index.shape), [...index.shape], device);
+}
+
+/** Zeros of `shape` with `src` added at the positions `index` names along `dim` (gather's transpose). */
+export function scatterAdd(src: T, dim: number, index: T, shape: Shape): T {
+  const device = checkDevices("scatterAdd", [src, index]);
+  return fresh(backendOf(device).scatterAdd(src._storage, index.shape, dim, index._storage, shape), shape, device);
+}
+
+/** The values converted to `dtype` (a new tensor; nothing recorded). */
+export function convert(x: T, dtype: DType): T {
+  return fresh(backendOf(x.device).cast(x._storage, dtype), x.shape, x.device);
+}
+
+/** Overwrite `t`'s memory with `value`'s (same shape and dtype) and bump its version. */
+export function writeInto(t: T, value: T): void {
+  if (!sameShape(value.shape, t.shape) || value.dtype !== t.dtype) {
+    throw new Error(`internal error: writeInto ${fmt(t.shape)} ${t.dtype} from ${fmt(value.shape)} ${value.dtype}`);
+  }
+  backendOf(t.device).copyInto(t._storage, value._storage);
+  t._storage.version++;
+}
+
+/** A copy of `t` on `device` (a new leaf); a synchronous read is needed, so the source must allow one. */
+export function copyTo<D extends Device>(t: T, device: D): Tensor<D> {
+  if (!capability(t.device, "syncRead")) throw new Error(`to: reading from ${t.device} is asynchronous: use await t.cpu()`);
+  return fromValues(read(t) as TypedArray, t.shape, t.dtype, device);
+}
+
+export { contiguousStrides, numel };
