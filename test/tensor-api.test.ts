@@ -23,6 +23,7 @@ import {
   sigmoid,
   tanh,
   type Tensor,
+  type NestedArray,
 } from "kernel-lib";
 
 describe("creation", () => {
@@ -199,40 +200,104 @@ describe("autograd API", () => {
     expect(() => z.sum().backward()).toThrow(/MulBackward: a tensor of shape \[3\] that this gradient needs was modified by an in-place operation \(it is at version 1; the graph saved version 0\)/);
   });
 
-  it("reshape, view, flatten, squeeze, unsqueeze and detach share memory: in-place writes go through both ways", () => {
-    const shares: Array<[string, (x: Tensor) => Tensor]> = [
-      ["reshape", (x) => x.reshape(3, 2)],
-      ["view", (x) => x.view([6])],
-      ["flatten", (x) => x.flatten()],
-      ["squeeze", (x) => x.unsqueeze(0).squeeze()],
-      ["unsqueeze", (x) => x.unsqueeze(1)],
-      ["detach", (x) => x.detach()],
-    ];
-    for (const [name, f] of shares) {
+  // PyTorch's semantics: every view op shares memory with its input, so an
+  // in-place op on either one shows in both; gather, clone and arithmetic copy.
+  const views: Array<[string, (x: Tensor) => Tensor, NestedArray]> = [
+    // the op, and x = arange(6).reshape(2, 3) after view.add_(10) where the view reaches
+    ["reshape", (x) => x.reshape(3, 2), [[10, 11, 12], [13, 14, 15]]],
+    ["view", (x) => x.view([6]), [[10, 11, 12], [13, 14, 15]]],
+    ["flatten", (x) => x.flatten(), [[10, 11, 12], [13, 14, 15]]],
+    ["squeeze", (x) => x.unsqueeze(0).squeeze(), [[10, 11, 12], [13, 14, 15]]],
+    ["unsqueeze", (x) => x.unsqueeze(1), [[10, 11, 12], [13, 14, 15]]],
+    ["detach", (x) => x.detach(), [[10, 11, 12], [13, 14, 15]]],
+    ["permute", (x) => x.permute(1, 0), [[10, 11, 12], [13, 14, 15]]],
+    ["transpose", (x) => x.transpose(0, 1), [[10, 11, 12], [13, 14, 15]]],
+    ["T", (x) => x.T, [[10, 11, 12], [13, 14, 15]]],
+    ["index", (x) => x.index(":", "0:2"), [[10, 11, 2], [13, 14, 5]]],
+    ["index (a row)", (x) => x.index(1), [[0, 1, 2], [13, 14, 15]]],
+    ["index (a step)", (x) => x.index("::-1", "::2"), [[10, 1, 12], [13, 4, 15]]],
+    ["a view of a view", (x) => x.T.index(1).unsqueeze(0), [[0, 11, 2], [3, 14, 5]]],
+  ];
+
+  it("every view op shares memory: an in-place write to the view changes the input", () => {
+    for (const [name, f, after] of views) {
       const x = arange(6).reshape(2, 3);
-      const y = f(x);
-      y.add_(10);
-      expect(x.toArray(), name).toEqual([[10, 11, 12], [13, 14, 15]]);
-      x.mul_(0);
-      expect(y.sum().item(), name).toBe(0);
+      f(x).add_(10);
+      expect(x.toArray(), name).toEqual(after);
     }
   });
 
-  it("permute, transpose, T, expand, index and gather copy: in-place writes stay in the result", () => {
+  it("every view op shares memory: an in-place write to the input shows in the view", () => {
+    for (const [name, f] of [...views, ["expand", (x: Tensor) => x.index(0).expand(2, 3)] as const]) {
+      const x = arange(6).reshape(2, 3);
+      const y = f(x);
+      const before = y.toArray();
+      x.mul_(-1);
+      expect(y.toArray(), name).toEqual(tensor(before as NestedArray).neg().toArray());
+    }
+  });
+
+  it("writes through views keep the other elements and the dtype, and bump the version", () => {
+    const x = arange(12, undefined, 1, { dtype: "int32" }).reshape(3, 4);
+    const v = x.index("1:", "::3");
+    v.fill_(-1);
+    expect(x.toArray()).toEqual([[0, 1, 2, 3], [-1, 5, 6, -1], [-1, 9, 10, -1]]);
+    expect(x.dtype).toBe("int32");
+    v.copy_(tensor([[7, 8], [9, 10]], { dtype: "int32" }));
+    expect(x.index("1:", "::3").toArray()).toEqual([[7, 8], [9, 10]]);
+    const w = tensor([1, 2, 3], { requiresGrad: true });
+    const y = w.mul(1);
+    const z = y.mul(y);
+    noGrad(() => y.index("1:").zero_());
+    expect(() => z.sum().backward()).toThrow(/modified by an in-place operation/);
+  });
+
+  it("an expanded view cannot be written in place (several elements share a location)", () => {
+    const x = arange(3);
+    expect(() => x.expand(2, 3).add_(1)).toThrow("add_: this tensor is an expanded view in which several elements share one memory location");
+    expect(x.toArray()).toEqual([0, 1, 2]);
+  });
+
+  it("gather, clone and arithmetic copy: in-place writes stay in the result", () => {
     const copies: Array<[string, (x: Tensor) => Tensor]> = [
-      ["permute", (x) => x.permute(1, 0)],
-      ["transpose", (x) => x.transpose(0, 1)],
-      ["T", (x) => x.T],
-      ["expand", (x) => x.index(0).expand(2, 3)],
-      ["index", (x) => x.index(":", "0:2")],
       ["gather", (x) => x.gather(1, tensor([[0], [1]], { dtype: "int32" }))],
       ["clone", (x) => x.clone()],
+      ["add", (x) => x.add(0)],
+      ["contiguous copy of a view (reshape of a transpose)", (x) => x.T.reshape(6)],
     ];
     for (const [name, f] of copies) {
       const x = arange(6).reshape(2, 3);
       f(x).add_(10);
       expect(x.toArray(), name).toEqual([[0, 1, 2], [3, 4, 5]]);
     }
+  });
+
+  it("leaves that receive the same gradient tensor get their own copies (accumulation and zero_ stay separate)", () => {
+    // add hands one gradient tensor to both inputs; T hands a view of it on
+    const a = tensor([1, 2], { requiresGrad: true });
+    const b = tensor([3, 4], { requiresGrad: true });
+    const c = tensor([[1, 2], [3, 4]], { requiresGrad: true });
+    const d = tensor([[0, 1], [1, 0]], { requiresGrad: true });
+    for (let i = 0; i < 2; i++) {
+      a.add(b).mul(tensor([2, 3])).sum().backward();
+      c.add(d.T).mul(tensor([[1, 2], [3, 4]])).sum().backward();
+    }
+    expect(a.grad!.toArray()).toEqual([4, 6]);
+    expect(b.grad!.toArray()).toEqual([4, 6]);
+    expect(c.grad!.toArray()).toEqual([[2, 4], [6, 8]]);
+    expect(d.grad!.toArray()).toEqual([[2, 6], [4, 8]]);
+    a.grad!.zero_();
+    expect(b.grad!.toArray()).toEqual([4, 6]);
+  });
+
+  it("a leaf used twice in one pass gets the sum of both gradients", () => {
+    const x = tensor([1, 2], { requiresGrad: true });
+    const y = tensor([5, 7], { requiresGrad: true });
+
+    const h = x.add(y.mul(1));
+    h.mul(x).sum().backward();
+    expect(x.grad!.toArray()).toEqual([7, 11]); // d/dx (x + y) x = 2x + y
+    expect(y.grad!.toArray()).toEqual([1, 2]); // = x
   });
 
   it("in-place changes to a leaf that requires grad need noGrad", () => {

@@ -200,8 +200,8 @@ const CASES: Partial<Record<OpName, Check[]>> = {
   ],
 
   zero_: [inPlace((x) => x.zero_())],
-  fill_: [inPlace((x) => x.fill_(2.5))],
-  add_: [inPlace((x) => x.add_(x.mul(2)))],
+  fill_: [inPlace((x) => x.fill_(2.5)), inPlace((x) => x.index(":", "1:").fill_(3))],
+  add_: [inPlace((x) => x.add_(x.mul(2))), inPlace((x) => x.T.index("::2").add_(1))],
   sub_: [inPlace((x) => x.sub_(1))],
   mul_: [inPlace((x) => x.mul_(x))],
   copy_: [inPlace((x) => x.copy_(x.index(0).neg()))],

@@ -57,6 +57,66 @@ export const DEFAULT_DEVICE: DefaultDevice = "cpu";
 /** A value read from a tensor on D: immediate where the device reads synchronously, else a promise. */
 export type Read<D extends Device, T> = D extends unknown ? (Devices[D] extends { syncRead: true } ? T : Promise<T>) : never;
 
+/**
+ * `batch` products of [m, k] by [k, n]. With transA, a holds each [m, k]
+ * operand as its transpose [k, m]; with transB, b holds [n, k]. The batch
+ * strides say how far apart the matrices are (0 reuses one matrix).
+ */
+export interface MatmulProblem {
+  readonly batch: number;
+  readonly m: number;
+  readonly k: number;
+  readonly n: number;
+  readonly aBatchStride: number;
+  readonly bBatchStride: number;
+  readonly transA: boolean;
+  readonly transB: boolean;
+}
+
+/**
+ * How a view reads its storage over `shape`: "c", in order from its offset;
+ * "s", one value (every element the same); "v", strided.
+ */
+export function viewLayout(view: View, shape: number[]): "c" | "s" | "v" {
+  if (view.contiguous) return view.storage.size === 1 && numel(shape) !== 1 ? "s" : "c";
+  if (view.strides.every((s, i) => s === 0 || shape[i] === 1)) return "s";
+  const c = contiguousStrides(shape);
+  return view.strides.every((s, i) => s === c[i] || shape[i] === 1) ? "c" : "v";
+}
+
+/**
+ * A walk over the elements of `shape` in row-major order through `strides`:
+ * `at` is the current element's position, `next()` moves on. The strided
+ * loops of the backends (views, gathers, reductions) are all this one.
+ */
+export class StridedWalk {
+  at: number;
+  private readonly idx: number[];
+  constructor(
+    private readonly shape: readonly number[],
+    private readonly strides: readonly number[],
+    offset = 0,
+  ) {
+    this.at = offset;
+    this.idx = new Array<number>(shape.length).fill(0);
+  }
+  /** Start again, at `offset`. */
+  reset(offset: number): void {
+    this.at = offset;
+    this.idx.fill(0);
+  }
+  next(): void {
+    const { idx, shape, strides } = this;
+    for (let d = shape.length - 1; d >= 0; d--) {
+      idx[d]++;
+      this.at += strides[d];
+      if (idx[d] < shape[d]) return;
+      this.at -= strides[d] * shape[d];
+      idx[d] = 0;
+    }
+  }
+}
+
 export interface Backend {
   readonly device: Device;
   readonly capabilities: Capabilities;
@@ -69,23 +129,8 @@ export interface Backend {
   reduce(op: ReduceOp, x: Storage, shape: number[], axes: number[]): Storage;
   /** Index of the max (or min) along one axis; int32, the axis kept with size 1. */
   argReduce(op: "max" | "min", x: Storage, shape: number[], axis: number): Storage;
-  /**
-   * `batch` products of [m, k] by [k, n]; a batch stride of 0 reuses one
-   * matrix. With transA, a holds each [m, k] operand as its transpose [k, m];
-   * with transB, b holds [n, k].
-   */
-  matmul(
-    a: Storage,
-    b: Storage,
-    batch: number,
-    m: number,
-    k: number,
-    n: number,
-    aBatchStride: number,
-    bBatchStride: number,
-    transA: boolean,
-    transB: boolean,
-  ): Storage;
+  /** The products `p` describes (see MatmulProblem). */
+  matmul(a: Storage, b: Storage, p: MatmulProblem): Storage;
   /** A copy of `base` (contiguous, `size` elements) with `src` (contiguous, `shape`) added at the positions of a view into it. */
   viewAdd(base: Storage, src: Storage, shape: number[], strides: number[], offset: number): Storage;
   /** out[..i..] = x[..index[..i..]..] along `dim` (torch.gather); index is int32 of `indexShape`. */

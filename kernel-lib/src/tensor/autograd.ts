@@ -71,16 +71,29 @@ export class GradNode {
  * that require grad accumulate into `.grad`.
  */
 export function runBackward(root: Tensor, gradient: Tensor): void {
-  // Gradients accumulate in place, in memory that lives as long as the leaf's
-  // (a tidy() scope inside which backward() runs does not free them).
-  const accumulate = (leaf: Tensor, g: Tensor) => {
-    if (leaf.grad === null || leaf.grad.device !== g.device) {
-      leaf.grad = g === gradient ? g.clone() : g;
-      keepWith(leaf.grad, leaf);
-    } else leaf.grad.add_(g);
+  // Each leaf's gradient is summed over the pass and stored at its end. A
+  // gradient tensor can reach several places (add hands the same one to both
+  // inputs; a view shares its memory), so a leaf keeps it as its .grad only if
+  // nothing else received that memory; otherwise it gets a copy, and a later
+  // in-place accumulation (or zero_) cannot change another leaf's gradient.
+  const leafGrads = new Map<Tensor, Tensor>();
+  const routed = new Map<object, number>();
+  const route = (g: Tensor) => routed.set(g._storage, (routed.get(g._storage) ?? 0) + 1);
+  route(gradient);
+  routed.set(gradient._storage, 2); // the caller holds the seed
+  const store = () => {
+    for (const [leaf, g] of leafGrads) {
+      if (leaf.grad !== null && leaf.grad.device === g.device) leaf.grad.add_(g);
+      else {
+        // (in memory that lives as long as the leaf's: a tidy() around backward() keeps it)
+        leaf.grad = g._view === null && routed.get(g._storage) === 1 ? g : g.clone();
+        keepWith(leaf.grad, leaf);
+      }
+    }
   };
   if (root.gradFn === null) {
-    noGrad(() => accumulate(root, gradient.detach()));
+    leafGrads.set(root, gradient.detach());
+    noGrad(store);
     return;
   }
   // Count, for each node, how many consumers will send it a gradient.
@@ -118,8 +131,17 @@ export function runBackward(root: Tensor, gradient: Tensor): void {
           throw new Error(`${node.name}: internal error: gradient shape [${gi.shape}] for an input of shape [${t.shape}]`);
         }
         const child = t.gradFn;
+        if (gi !== null) route(gi);
         if (child === null) {
-          if (gi !== null) accumulate(t, gi);
+          if (gi !== null) {
+            const prev = leafGrads.get(t);
+            if (prev === undefined) leafGrads.set(t, gi);
+            else {
+              const total = prev.add(gi);
+              routed.set(total._storage, 1);
+              leafGrads.set(t, total);
+            }
+          }
           return;
         }
         if (gi !== null) {
@@ -131,6 +153,7 @@ export function runBackward(root: Tensor, gradient: Tensor): void {
         if (left === 0) ready.push(child);
       });
     }
+    store();
   });
 }
 

@@ -14,12 +14,13 @@ import {
   type Capabilities,
   type DType,
   type ElementwiseOp,
+  type MatmulProblem,
   type ReduceOp,
   type Storage,
   type TypedArray,
   type View,
 } from "../backend/backend";
-import { Tensor, isFloat, type Device, type TensorLike } from "./tensor";
+import { Tensor, isFloat, type Device, type StridedView, type TensorLike } from "./tensor";
 import { broadcastStrides, contiguousStrides, fmt, numel, sameShape, type Shape } from "./shape";
 
 type T = Tensor<Device>;
@@ -182,6 +183,41 @@ export function liveCount(device?: Device): number {
   return openDevices().reduce((n, b) => n + b.liveCount(), 0);
 }
 
+// ---------------------------------------------------------------- views
+
+/** The strides of `t`'s elements in its storage. */
+export const stridesOf = (t: T): readonly number[] => t._view?.strides ?? contiguousStrides(t.shape);
+export const offsetOf = (t: T): number => t._view?.offset ?? 0;
+
+/** Row-major with no gaps (possibly at an offset into a larger storage)? */
+export function isContiguous(t: T): boolean {
+  if (t._view === null) return true;
+  const own = contiguousStrides(t.shape);
+  return t._view.strides.every((s, i) => s === own[i] || t.shape[i] === 1);
+}
+
+/** A tensor of `shape` reading `t`'s memory through `strides` from `offset`: a view, no copy. */
+export function view(t: T, shape: Shape, strides: readonly number[], offset: number): T {
+  const own = contiguousStrides(shape);
+  const whole = offset === 0 && numel(shape) === t._storage.size && strides.every((s, i) => s === own[i] || shape[i] === 1);
+  return new Tensor(t._storage, shape, t.device, whole ? null : ({ strides: [...strides], offset } satisfies StridedView));
+}
+
+/** `t`'s elements as `shape` (same count) on the same memory; `t` must be contiguous. */
+export function sharing(t: T, shape: Shape): T {
+  if (!isContiguous(t)) throw new Error("internal error: sharing() of a tensor that is not contiguous");
+  return view(t, shape, contiguousStrides(shape), offsetOf(t));
+}
+
+/** The same tensor cut from the graph (same memory). */
+export const detached = <X extends T>(t: X): X => new Tensor(t._storage, t.shape, t.device, t._view) as X;
+
+/** `t` itself if it is a whole storage in order, else a copy that is. */
+export function dense(t: T): T {
+  return t._view === null ? t : copyView(t, t.shape, t._view.strides, t._view.offset);
+}
+const storageOf = (t: T): Storage => dense(t)._storage;
+
 // ---------------------------------------------------------------- the primitives, on tensors
 
 /** A tensor from flat values. */
@@ -189,22 +225,22 @@ export function fromValues<D extends Device>(values: ArrayLike<number>, shape: S
   return fresh(backendOf(device).fromArray(values, dtype), shape, device) as Tensor<D>;
 }
 
-/** A tensor of another shape on the same memory (same number of elements). */
-export const sharing = (t: T, shape: Shape): T => new Tensor(t._storage, shape, t.device);
-
-/** The same tensor cut from the graph (same memory). */
-export const detached = <X extends T>(t: X): X => new Tensor(t._storage, t.shape, t.device) as X;
-
 /** The tensor's values (a copy), synchronously where the device can. */
 export function read(t: T): TypedArray | Promise<TypedArray> {
-  return backendOf(t.device).read(t._storage);
+  return backendOf(t.device).read(storageOf(t));
 }
 
 /** How `t` reads as an array of `shape` it broadcasts to. */
-const viewAs = (t: T, shape: Shape): View =>
-  sameShape(t.shape, shape)
-    ? { storage: t._storage, strides: [], offset: 0, contiguous: true }
-    : { storage: t._storage, strides: broadcastStrides(t.shape, shape), offset: 0 };
+function viewAs(t: T, shape: Shape): View {
+  if (t._view === null) {
+    return sameShape(t.shape, shape)
+      ? { storage: t._storage, strides: [], offset: 0, contiguous: true }
+      : { storage: t._storage, strides: broadcastStrides(t.shape, shape), offset: 0 };
+  }
+  const own = t._view.strides;
+  const lead = shape.length - t.ndim;
+  return { storage: t._storage, strides: shape.map((_, i) => (i < lead || t.shape[i - lead] === 1 ? 0 : own[i - lead])), offset: t._view.offset };
+}
 
 /** `op` elementwise over `inputs` broadcast to `shape`, giving `dtype`. */
 export function elementwise(op: ElementwiseOp, inputs: T[], shape: Shape, dtype: DType): T {
@@ -213,8 +249,8 @@ export function elementwise(op: ElementwiseOp, inputs: T[], shape: Shape, dtype:
 }
 
 /** A contiguous copy of a strided view of `x`'s memory. */
-export function copyView(x: T, shape: Shape, strides: number[], offset: number): T {
-  return fresh(backendOf(x.device).elementwise("copy", [{ storage: x._storage, strides, offset }], shape, x.dtype), shape, x.device);
+export function copyView(x: T, shape: Shape, strides: readonly number[], offset: number): T {
+  return fresh(backendOf(x.device).elementwise("copy", [{ storage: x._storage, strides: [...strides], offset }], shape, x.dtype), shape, x.device);
 }
 
 /** A tensor of `shape` filled with `value`. */
@@ -225,57 +261,78 @@ export function full(shape: Shape, value: number, dtype: DType, device: Device):
 
 /** Reduce `x` over `axes`; the result has `shape` (the axes dropped or kept as 1). */
 export function reduce(op: ReduceOp, x: T, axes: number[], shape: Shape): T {
-  return fresh(backendOf(x.device).reduce(op, x._storage, x.shape, axes), shape, x.device);
+  return fresh(backendOf(x.device).reduce(op, storageOf(x), x.shape, axes), shape, x.device);
 }
 
 export function argReduce(op: "max" | "min", x: T, axis: number, shape: Shape): T {
-  return fresh(backendOf(x.device).argReduce(op, x._storage, x.shape, axis), shape, x.device);
+  return fresh(backendOf(x.device).argReduce(op, storageOf(x), x.shape, axis), shape, x.device);
 }
 
-/** One product problem: `batch` products op(A) [m, k] by op(B) [k, n]; op transposes where its flag is set. */
-export interface MatmulProblem {
-  batch: number;
-  m: number;
-  k: number;
-  n: number;
-  transA: boolean;
-  transB: boolean;
-}
-
-export function matmul(a: T, b: T, p: MatmulProblem, shape: Shape): T {
+/** `batch` products op(A) [m, k] by op(B) [k, n], op transposing where its flag is set; the result has `shape`. */
+export function matmul(a: T, b: T, p: Omit<MatmulProblem, "aBatchStride" | "bBatchStride">, shape: Shape): T {
   const device = checkDevices("matmul", [a, b]);
-  const { batch, m, k, n, transA, transB } = p;
-  return fresh(backendOf(device).matmul(a._storage, b._storage, batch, m, k, n, m * k, k * n, transA, transB), shape, device);
+  // A view that is the transpose of a whole matrix (w.T) is read in place: its flag flips.
+  const [sa, transA] = asOperand(a, p.transA);
+  const [sb, transB] = asOperand(b, p.transB);
+  const problem: MatmulProblem = { ...p, aBatchStride: p.m * p.k, bBatchStride: p.k * p.n, transA, transB };
+  return fresh(backendOf(device).matmul(sa, sb, problem), shape, device);
+}
+
+/** A matmul operand's storage, and whether it holds the operand's last two dimensions swapped. */
+function asOperand(t: T, trans: boolean): [Storage, boolean] {
+  if (t._view !== null && t.ndim === 2 && t._view.offset === 0 && t.size === t._storage.size) {
+    const [r, c] = t.shape;
+    const [s0, s1] = t._view.strides;
+    if (s0 === 1 && s1 === r) return [t._storage, !trans];
+  }
+  return [storageOf(t), trans];
 }
 
 /** `base` (contiguous) with `src` added at the positions of a view into it. */
 export function viewAdd(base: T, src: T, viewShape: Shape, strides: number[], offset: number): T {
   const device = checkDevices("viewAdd", [base, src]);
-  return fresh(backendOf(device).viewAdd(base._storage, src._storage, viewShape, strides, offset), base.shape, device);
+  return fresh(backendOf(device).viewAdd(storageOf(base), storageOf(src), viewShape, strides, offset), base.shape, device);
 }
 
 export function gather(x: T, dim: number, index: T): T {
   const device = checkDevices("gather", [x, index]);
-  return fresh(backendOf(device).gather(x._storage, x.shape, dim, index._storage, index.shape), [...index.shape], device);
+  return fresh(backendOf(device).gather(storageOf(x), x.shape, dim, storageOf(index), index.shape), [...index.shape], device);
 }
 
 /** Zeros of `shape` with `src` added at the positions `index` names along `dim` (gather's transpose). */
 export function scatterAdd(src: T, dim: number, index: T, shape: Shape): T {
   const device = checkDevices("scatterAdd", [src, index]);
-  return fresh(backendOf(device).scatterAdd(src._storage, index.shape, dim, index._storage, shape), shape, device);
+  return fresh(backendOf(device).scatterAdd(storageOf(src), index.shape, dim, storageOf(index), shape), shape, device);
 }
 
 /** The values converted to `dtype` (a new tensor; nothing recorded). */
 export function convert(x: T, dtype: DType): T {
-  return fresh(backendOf(x.device).cast(x._storage, dtype), x.shape, x.device);
+  return fresh(backendOf(x.device).cast(storageOf(x), dtype), x.shape, x.device);
 }
 
-/** Overwrite `t`'s memory with `value`'s (same shape and dtype) and bump its version. */
-export function writeInto(t: T, value: T): void {
+/**
+ * Overwrite `t`'s elements with `value`'s (same shape and dtype) and bump the
+ * version of its memory. Through a view, only the view's elements change.
+ */
+export function writeInto(t: T, value: T, op: string): void {
   if (!sameShape(value.shape, t.shape) || value.dtype !== t.dtype) {
     throw new Error(`internal error: writeInto ${fmt(t.shape)} ${t.dtype} from ${fmt(value.shape)} ${value.dtype}`);
   }
-  backendOf(t.device).copyInto(t._storage, value._storage);
+  const backend = backendOf(t.device);
+  if (t._view === null) backend.copyInto(t._storage, storageOf(value));
+  else {
+    const { strides, offset } = t._view;
+    if (t.shape.some((d, i) => d > 1 && strides[i] === 0)) {
+      throw new Error(`${op}: this tensor is an expanded view in which several elements share one memory location; write into a .clone() instead`);
+    }
+    // Scatter the new values into a copy of the whole storage, then copy that back.
+    const whole = new Tensor(t._storage, [t._storage.size], t.device);
+    const mask = viewAdd(full(whole.shape, 0, "int32", t.device), full(t.shape, 1, "int32", t.device), t.shape, [...strides], offset);
+    const values = viewAdd(full(whole.shape, 0, t.dtype, t.device), value, t.shape, [...strides], offset);
+    const hit = fresh(backend.elementwise("gt", [viewAs(mask, whole.shape), viewAs(full([], 0, "int32", t.device), whole.shape)], whole.shape, "bool"), whole.shape, t.device);
+    const merged = fresh(backend.elementwise("where", [viewAs(hit, whole.shape), viewAs(values, whole.shape), viewAs(whole, whole.shape)], whole.shape, t.dtype), whole.shape, t.device);
+    backend.copyInto(t._storage, merged._storage);
+  }
   t._storage.version++;
 }
 
@@ -284,5 +341,6 @@ export function copyTo<D extends Device>(t: T, device: D): Tensor<D> {
   if (!capability(t.device, "syncRead")) throw new Error(`to: reading from ${t.device} is asynchronous: use await t.cpu()`);
   return fromValues(read(t) as TypedArray, t.shape, t.dtype, device);
 }
+
 
 export { contiguousStrides, numel };

@@ -13,7 +13,7 @@ import { formatTensor } from "./format";
 import * as engine from "./engine";
 import { capability, checkDevices, lift, promote, requireFloat } from "./engine";
 import { Tensor as TensorClass, isFloat, type Device, type NestedArray, type TensorLike } from "./tensor";
-import { broadcastShapes, broadcastStrides, contiguousStrides, fmt, normDim, numel, sameShape, type Shape } from "./shape";
+import { broadcastShapes, contiguousStrides, fmt, normDim, numel, sameShape, type Shape } from "./shape";
 
 // Inside the ops every device is the same: a tensor of any device.
 type Tensor = TensorClass<Device>;
@@ -320,8 +320,6 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
 
 // ---------------------------------------------------------------- movement
 
-const gatherView = engine.copyView;
-
 /** Zeros of `shape` with `src` added at the positions of a view. */
 function scatterView(src: Tensor, shape: Shape, viewShape: Shape, strides: number[], offset: number): Tensor {
   return engine.viewAdd(full(shape, 0, src.dtype, src.device), src, viewShape, strides, offset);
@@ -337,7 +335,14 @@ export function reshape(x: Tensor, ...dims: Array<number | number[]>): Tensor {
     throw new RangeError(`reshape: shape ${fmt(shape)} is invalid for a tensor of ${x.size} elements (shape ${fmt(x.shape)})`);
   }
   if (sameShape(target, x.shape)) return x;
-  const out = engine.sharing(x, target);
+  // A view where the elements are in order (as PyTorch's reshape), else a copy.
+  const out = engine.sharing(engine.isContiguous(x) ? x : engine.dense(x), target);
+  return record(out, "ViewBackward", [x], (g) => [reshape(g, x.shape)]);
+}
+
+/** x's memory seen with new sizes and strides (squeeze, unsqueeze): a view. */
+function restride(x: Tensor, shape: Shape, strides: number[]): Tensor {
+  const out = engine.view(x, shape, strides, engine.offsetOf(x));
   return record(out, "ViewBackward", [x], (g) => [reshape(g, x.shape)]);
 }
 
@@ -352,8 +357,8 @@ export function permute(x: Tensor, ...order: Array<number | number[]>): Tensor {
     throw new RangeError(`permute: ${fmt(dims)} is not a permutation of the ${x.ndim} dimensions of ${fmt(x.shape)}`);
   }
   if (d.every((v, i) => v === i)) return x;
-  const own = contiguousStrides(x.shape);
-  const out = gatherView(x, d.map((i) => x.shape[i]), d.map((i) => own[i]), 0);
+  const own = engine.stridesOf(x);
+  const out = engine.view(x, d.map((i) => x.shape[i]), d.map((i) => own[i]), engine.offsetOf(x));
   const inverse = d.map((_, i) => d.indexOf(i));
   return record(out, "PermuteBackward", [x], (g) => [permute(g, inverse)]);
 }
@@ -377,21 +382,28 @@ export function expand(x: Tensor, ...dims: Array<number | number[]>): Tensor {
     throw new RangeError(`expand: cannot expand shape ${fmt(x.shape)} to ${fmt(shape)}`);
   }
   if (sameShape(target, x.shape)) return x;
-  const out = gatherView(x, target, broadcastStrides(x.shape, target), 0);
+  const own = engine.stridesOf(x);
+  const strides = target.map((_, i) => (i < lead || x.shape[i - lead] === 1 ? 0 : own[i - lead]));
+  const out = engine.view(x, target, strides, engine.offsetOf(x));
   return record(out, "ExpandBackward", [x], (g) => [sumTo(g, x.shape)]);
 }
 
 export function squeeze(x: Tensor, dim?: number): Tensor {
-  if (dim === undefined) return reshape(x, x.shape.filter((d) => d !== 1));
-  const d = normDim("squeeze", dim, x.ndim);
-  return x.shape[d] === 1 ? reshape(x, x.shape.filter((_, i) => i !== d)) : x;
+  const own = engine.stridesOf(x);
+  const d = dim === undefined ? -1 : normDim("squeeze", dim, x.ndim);
+  const drop = (i: number) => x.shape[i] === 1 && (d === -1 || i === d);
+  const keep = x.shape.map((_, i) => i).filter((i) => !drop(i));
+  if (keep.length === x.ndim) return x;
+  return restride(x, keep.map((i) => x.shape[i]), keep.map((i) => own[i]));
 }
 
 export function unsqueeze(x: Tensor, dim: number): Tensor {
   const d = normDim("unsqueeze", dim, x.ndim + 1);
   const shape = [...x.shape];
+  const strides = [...engine.stridesOf(x)];
   shape.splice(d, 0, 1);
-  return reshape(x, shape);
+  strides.splice(d, 0, d < x.ndim ? strides[d] * x.shape[d] : 1);
+  return restride(x, shape, strides);
 }
 
 export type IndexSpec = number | string | [number?, number?, number?] | null;
@@ -433,20 +445,28 @@ function parseSpec(spec: IndexSpec, n: number, dim: number): { start: number; co
 
 export function index(x: Tensor, ...specs: IndexSpec[]): Tensor {
   if (specs.length > x.ndim) throw new RangeError(`index: ${specs.length} indices for a tensor with ${x.ndim} dimensions`);
+  // where the picked elements are in x's shape (for the gradient) and in its memory (for the view)
   const own = contiguousStrides(x.shape);
+  const mem = engine.stridesOf(x);
   let offset = 0;
+  let memOffset = engine.offsetOf(x);
   const viewShape: number[] = [];
   const strides: number[] = [];
   const outShape: number[] = [];
+  const outStrides: number[] = [];
   x.shape.forEach((n, d) => {
     const s = parseSpec(d < specs.length ? specs[d] : null, n, d);
     offset += s.start * own[d];
+    memOffset += s.start * mem[d];
     viewShape.push(s.count);
     strides.push(s.step * own[d]);
-    if (!s.drop) outShape.push(s.count);
+    if (!s.drop) {
+      outShape.push(s.count);
+      outStrides.push(s.step * mem[d]);
+    }
   });
   if (numel(viewShape) === 0) return full(outShape, 0, x.dtype, x.device);
-  const out = engine.detached(reshape(gatherView(x, viewShape, strides, offset), outShape));
+  const out = engine.view(x, outShape, outStrides, memOffset);
   return record(out, "IndexBackward", [x], (g) => [scatterView(reshape(g, viewShape), x.shape, viewShape, strides, offset)]);
 }
 
@@ -550,8 +570,8 @@ function assign<X extends Tensor>(t: X, op: string, value: Tensor): X {
   if (!sameShape(value.shape, t.shape)) {
     throw new RangeError(`${op}: the result has shape ${fmt(value.shape)} but the tensor has shape ${fmt(t.shape)}`);
   }
-  // Written into the tensor's own memory: tensors sharing it (detach, reshape) see the change.
-  engine.writeInto(t, cast(value, t.dtype));
+  // Written into the tensor's memory: every view of it (detach, reshape, permute, index, ...) sees the change.
+  engine.writeInto(t, cast(value, t.dtype), op);
   return t;
 }
 

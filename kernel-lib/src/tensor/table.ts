@@ -78,9 +78,9 @@ export interface TensorMethods<D extends Device> {
   dot(o: Tensor<D>): Tensor<D>;
   matmul(o: Tensor<D>): Tensor<D>;
 
-  // Shape and indexing.
+  // Shape and indexing: views that share memory with this tensor (see the README).
   reshape(...shape: Array<number | number[]>): Tensor<D>;
-  /** Same as reshape. */
+  /** Same as reshape (a view where the elements are in order, else a copy). */
   view(...shape: Array<number | number[]>): Tensor<D>;
   flatten(): Tensor<D>;
   permute(...dims: Array<number | number[]>): Tensor<D>;
@@ -285,14 +285,29 @@ export const opTable = {
 
 export type OpName = keyof typeof opTable;
 
+/** (A compile error if a method in the table has no type in TensorMethods: it would be untyped.) */
+type MethodName = { [K in OpName]: (typeof opTable)[K]["method"] extends false ? never : K }[OpName];
+type MustBeEmpty<X extends never> = X;
+export type UntypedMethods = MustBeEmpty<Exclude<MethodName, keyof TensorMethods<Device>>>;
+
 for (const [name, entry] of Object.entries(opTable) as Array<[string, OpEntry]>) {
   const fn = entry.fn as (x: T, ...args: unknown[]) => unknown;
   if (entry.method === "getter") {
     Object.defineProperty(Tensor.prototype, name, { get: function (this: T) { return fn(this); }, configurable: true, enumerable: false });
   } else if (entry.method) {
     Object.defineProperty(Tensor.prototype, name, {
-      value: function (this: T, ...args: unknown[]) {
-        return fn(this, ...args);
+      // (no rest parameter for the common short calls: it costs more than a small op)
+      value: function (this: T, a?: unknown, b?: unknown) {
+        switch (arguments.length) {
+          case 0:
+            return fn(this);
+          case 1:
+            return fn(this, a);
+          case 2:
+            return fn(this, a, b);
+          default:
+            return fn(this, ...arguments);
+        }
       },
       writable: true,
       configurable: true,

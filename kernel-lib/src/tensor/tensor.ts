@@ -13,6 +13,12 @@ export interface TensorOptions<D extends Device = Device> {
   requiresGrad?: boolean;
 }
 
+/** Element i (multi-index) of a view is storage[offset + sum(i[d] * strides[d])]. */
+export interface StridedView {
+  readonly strides: readonly number[];
+  readonly offset: number;
+}
+
 export const isFloat = (d: DType): boolean => d === "float32" || d === "float64";
 
 /**
@@ -34,12 +40,20 @@ export class Tensor<D extends Device = DefaultDevice> {
   gradFn: GradNode | null = null;
   private _requiresGrad = false;
 
+  /**
+   * @internal Where the elements sit in the storage: null when the tensor is
+   * the whole storage in row-major order; otherwise strides and an offset, as
+   * PyTorch's views (permute, transpose, expand, index) have them.
+   */
+  readonly _view: StridedView | null;
+
   /** @internal use `tensor()`, `zeros()` and friends */
-  constructor(storage: Storage, shape: Shape, device: D) {
+  constructor(storage: Storage, shape: Shape, device: D, view: StridedView | null = null) {
     this._storage = storage;
     this.shape = shape;
     this.dtype = storage.dtype;
     this.device = device;
+    this._view = view;
   }
 
   /** @internal bumped by every in-place change to this tensor's memory */

@@ -1,7 +1,9 @@
 import {
+  StridedWalk,
   contiguousStrides,
   numel,
   registerBackend,
+  viewLayout,
   type Backend,
   type DType,
   type ElementwiseOp,
@@ -23,8 +25,11 @@ declare module "../backend" {
   }
 }
 
+// Live storages, counted from the first liveCount() call on: registering every
+// storage with a FinalizationRegistry costs more than a small op itself, so
+// the count starts only when someone asks for it.
+let counting = false;
 let live = 0;
-// A storage nobody references any more no longer counts as live.
 const collected = new FinalizationRegistry<undefined>(() => live--);
 
 /** CPU storage: a typed array. */
@@ -35,8 +40,10 @@ export class CpuStorage implements Storage {
     public data: TypedArray,
     readonly dtype: DType,
   ) {
-    live++;
-    collected.register(this, undefined, this);
+    if (counting) {
+      live++;
+      collected.register(this, undefined, this);
+    }
   }
   get size(): number {
     return this.data.length;
@@ -148,15 +155,6 @@ for (let r = 0; r < outer; r++) {
 }
 
 
-/** True if the view reads the array in order (contiguous) or one value everywhere. */
-function flatStride(view: View, shape: number[]): number | null {
-  if (view.contiguous) return view.storage.size === 1 && shape.length > 0 ? 0 : 1;
-  if (view.strides.every((s) => s === 0)) return 0;
-  const c = contiguousStrides(shape);
-  return view.strides.every((s, i) => s === c[i] || shape[i] === 1) ? 1 : null;
-}
-
-
 /** Each [rows, cols] matrix of a batch transposed, packed contiguously. */
 function transposed(x: TypedArray, batch: number, rows: number, cols: number, batchStride: number): TypedArray {
   const out = new (x.constructor as new (n: number) => TypedArray)(batch * rows * cols);
@@ -196,11 +194,11 @@ export const cpuBackend: Backend = {
     if (st.released) return;
     st.released = true;
     st.data = allocate(st.dtype, 0);
-    collected.unregister(st);
-    live--;
+    if (collected.unregister(st)) live--;
   },
 
   liveCount() {
+    counting = true;
     return live;
   },
 
@@ -223,8 +221,8 @@ export const cpuBackend: Backend = {
     const arrays: TypedArray[] = [];
     const offsets: number[] = [];
     for (const v of inputs) {
-      const f: number | null = flatKinds === null ? null : flatStride(v, shape);
-      flatKinds = f === null || flatKinds === null ? null : flatKinds + (f === 1 ? "c" : "s");
+      const l: string = flatKinds === null ? "v" : viewLayout(v, shape);
+      flatKinds = l === "v" ? null : flatKinds + l;
       types += "," + v.storage.dtype;
       arrays.push(data(v.storage));
       offsets.push(v.offset);
@@ -262,33 +260,17 @@ export const cpuBackend: Backend = {
     // Reduced axes elsewhere: odometers over the kept and the reduced axes.
     const kept = shape.map((_, i) => i).filter((i) => !axes.includes(i));
     const redSize = numel(red.map((i) => shape[i]));
-    const keptIdx = new Array(kept.length).fill(0);
-    const redIdx = new Array(red.length).fill(0);
-    let base = 0;
-    for (let o = 0; o < out.length; o++) {
+    const outer = new StridedWalk(kept.map((i) => shape[i]), kept.map((i) => strides[i]));
+    const inner = new StridedWalk(red.map((i) => shape[i]), red.map((i) => strides[i]));
+    for (let o = 0; o < out.length; o++, outer.next()) {
       let acc = init;
-      let p = base;
-      redIdx.fill(0);
-      for (let j = 0; j < redSize; j++) {
-        const v = src[p];
+      inner.reset(outer.at);
+      for (let j = 0; j < redSize; j++, inner.next()) {
+        const v = src[inner.at];
         if (op === "sum") acc += v;
         else if (op === "max" ? v > acc || v !== v : v < acc || v !== v) acc = v;
-        for (let d = red.length - 1; d >= 0; d--) {
-          redIdx[d]++;
-          p += strides[red[d]];
-          if (redIdx[d] < shape[red[d]]) break;
-          p -= strides[red[d]] * shape[red[d]];
-          redIdx[d] = 0;
-        }
       }
       out[o] = acc;
-      for (let d = kept.length - 1; d >= 0; d--) {
-        keptIdx[d]++;
-        base += strides[kept[d]];
-        if (keptIdx[d] < shape[kept[d]]) break;
-        base -= strides[kept[d]] * shape[kept[d]];
-        keptIdx[d] = 0;
-      }
     }
     return new CpuStorage(out, out instanceof Int32Array ? "int32" : x.dtype);
   },
@@ -317,7 +299,7 @@ export const cpuBackend: Backend = {
     return new CpuStorage(out, "int32");
   },
 
-  matmul(a, b, batch, m, k, n, aBatchStride, bBatchStride, transA, transB) {
+  matmul(a, b, { batch, m, k, n, aBatchStride, bBatchStride, transA, transB }) {
     let A = data(a);
     let B = data(b);
     const C = allocate(a.dtype, batch * m * n);
@@ -376,19 +358,8 @@ export const cpuBackend: Backend = {
   viewAdd(base, src, shape, strides, offset) {
     const out = data(base).slice();
     const s = data(src);
-    const nd = shape.length;
-    const idx = new Array(nd).fill(0);
-    let p = offset;
-    for (let i = 0; i < s.length; i++) {
-      out[p] += s[i];
-      for (let d = nd - 1; d >= 0; d--) {
-        idx[d]++;
-        p += strides[d];
-        if (idx[d] < shape[d]) break;
-        p -= strides[d] * shape[d];
-        idx[d] = 0;
-      }
-    }
+    const at = new StridedWalk(shape, strides, offset);
+    for (let i = 0; i < s.length; i++, at.next()) out[at.at] += s[i];
     return new CpuStorage(out, base.dtype);
   },
 
@@ -397,17 +368,9 @@ export const cpuBackend: Backend = {
     const ind = data(index);
     const out = allocate(x.dtype, ind.length);
     const xStrides = contiguousStrides(xShape);
-    const nd = indexShape.length;
-    const idx = new Array(nd).fill(0);
-    for (let i = 0; i < ind.length; i++) {
-      let p = 0;
-      for (let d = 0; d < nd; d++) p += (d === dim ? ind[i] : idx[d]) * xStrides[d];
-      out[i] = src[p];
-      for (let d = nd - 1; d >= 0; d--) {
-        if (++idx[d] < indexShape[d]) break;
-        idx[d] = 0;
-      }
-    }
+    // along `dim` the position comes from the index, elsewhere from the walk
+    const at = new StridedWalk(indexShape, xStrides.map((s, d) => (d === dim ? 0 : s)));
+    for (let i = 0; i < ind.length; i++, at.next()) out[i] = src[at.at + ind[i] * xStrides[dim]];
     return new CpuStorage(out, x.dtype);
   },
 
@@ -416,17 +379,8 @@ export const cpuBackend: Backend = {
     const ind = data(index);
     const out = allocate(src.dtype, numel(outShape));
     const oStrides = contiguousStrides(outShape);
-    const nd = indexShape.length;
-    const idx = new Array(nd).fill(0);
-    for (let i = 0; i < ind.length; i++) {
-      let p = 0;
-      for (let d = 0; d < nd; d++) p += (d === dim ? ind[i] : idx[d]) * oStrides[d];
-      out[p] += s[i];
-      for (let d = nd - 1; d >= 0; d--) {
-        if (++idx[d] < indexShape[d]) break;
-        idx[d] = 0;
-      }
-    }
+    const at = new StridedWalk(indexShape, oStrides.map((s, d) => (d === dim ? 0 : s)));
+    for (let i = 0; i < ind.length; i++, at.next()) out[at.at + ind[i] * oStrides[dim]] += s[i];
     return new CpuStorage(out, src.dtype);
   },
 

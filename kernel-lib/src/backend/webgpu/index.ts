@@ -4,7 +4,7 @@
  * kernels on GPU buffers. The device, its memory and its queue are in
  * ./device, ./memory and ./queue; the WGSL sources in ./kernels.
  */
-import { announceDevice, contiguousStrides, numel, registerBackend, type Backend, type DType, type TypedArray, type View } from "../backend";
+import { announceDevice, contiguousStrides, numel, registerBackend, viewLayout, type Backend, type DType, type TypedArray } from "../backend";
 import { closeDevice, current, openDevice, peek, type AdapterDescription } from "./device";
 import {
   TILE,
@@ -68,14 +68,6 @@ export function releaseWebGPU(): void {
   resetMemory();
 }
 
-/** c: read in order; s: one value; v: a strided view. */
-function layoutOf(view: View, shape: number[]): string {
-  if (view.contiguous) return view.storage.size === 1 && numel(shape) !== 1 ? "s" : "c";
-  if (view.strides.every((s, i) => s === 0 || shape[i] === 1)) return "s";
-  const c = contiguousStrides(shape);
-  return view.strides.every((s, i) => s === c[i] || shape[i] === 1) ? "c" : "v";
-}
-
 export const webgpuBackend: Backend = {
   device: "webgpu",
   capabilities: { syncRead: false, float64: false },
@@ -124,7 +116,7 @@ export const webgpuBackend: Backend = {
     const size = numel(shape);
     const out = createStorage(dtype, size);
     if (size === 0) return out;
-    const layout = inputs.map((v) => layoutOf(v, shape)).join("");
+    const layout = inputs.map((v) => viewLayout(v, shape)).join("");
     const types = inputs.map((v) => v.storage.dtype);
     const vec4 =
       dtype === "float32" &&
@@ -194,7 +186,7 @@ export const webgpuBackend: Backend = {
     return out;
   },
 
-  matmul(a, b, batch, m, k, n, aBatchStride, bBatchStride, transA, transB) {
+  matmul(a, b, { batch, m, k, n, aBatchStride, bBatchStride, transA, transB }) {
     if (a.dtype !== "float32" || b.dtype !== "float32") throw new TypeError("matmul on webgpu supports float32 only");
     const out = createStorage("float32", batch * m * n);
     if (batch * m * n === 0) return out;
