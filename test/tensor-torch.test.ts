@@ -141,17 +141,8 @@ function trajectory(t: Inputs, steps: number, opt: optim.SGD | optim.Adam): Resu
 }
 
 const IMPL: Record<string, Impl> = {
-  // unary
-  exp: ({ x }) => x.exp(),
-  log: ({ x }) => x.log(),
-  sqrt: ({ x }) => x.sqrt(),
-  abs: ({ x }) => x.abs(),
-  sign: ({ x }) => x.sign(),
-  tanh: ({ x }) => x.tanh(),
-  sigmoid: ({ x }) => x.sigmoid(),
-  relu: ({ x }) => x.relu(),
-  neg: ({ x }) => x.neg(),
-  log1p: ({ x }) => log1p(x),
+  // (the unary ops' cases, named after them, are implemented from the op table below)
+  "log1p/function": ({ x }) => log1p(x),
 
   // binary (add/sub/mul/div are filled in below)
   "rsub/scalar": ({ x }, a) => x.rsub(a.s),
@@ -245,6 +236,11 @@ const IMPL: Record<string, Impl> = {
   "optim.Adam/weightDecay": (t, a) =>
     trajectory(t, a.steps, new optim.Adam([t.p, t.q], { lr: a.lr, betas: a.betas, eps: a.eps, weightDecay: a.weightDecay })),
 };
+
+// A case named after a one-input elementwise op of the op table is that op applied to x.
+for (const [name, e] of Object.entries(opTable) as Array<[string, OpEntry]>) {
+  if (e.kind === "elementwise" && e.arity === 1 && !(name in IMPL)) IMPL[name] = ({ x }) => (x as unknown as Record<string, () => Tensor>)[name]();
+}
 
 for (const op of ["add", "sub", "mul", "div"] as const) {
   for (const shapes of ["[2,3]-[3]", "[2,1]-[1,3]", "[3]-[2,3]"]) IMPL[`${op}/${shapes}`] = ({ x, y }) => x[op](y);
