@@ -1,4 +1,3 @@
-import { keepWith } from "./engine";
 import type { Device, Tensor as TensorClass } from "./tensor";
 
 type Tensor = TensorClass<Device>;
@@ -65,36 +64,32 @@ export class GradNode {
   }
 }
 
+/** A leaf's gradient from one backward pass; `shared` when other places received the same memory. */
+export interface LeafGradient {
+  leaf: Tensor;
+  grad: Tensor;
+  shared: boolean;
+}
+
 /**
  * Reverse sweep from `root` seeded with `gradient`. A node runs once every
- * node consuming its output has passed its gradient on (Kahn's order); leaves
- * that require grad accumulate into `.grad`.
+ * node consuming its output has passed its gradient on (Kahn's order). Returns
+ * the gradient of each leaf that requires grad, summed over the pass, for the
+ * caller to store. A gradient tensor can reach several places (add hands the
+ * same one to both inputs; a view shares its memory): such a one is marked
+ * shared, so that a leaf stores a copy of it, and a later in-place
+ * accumulation (or zero_) cannot change another leaf's gradient.
  */
-export function runBackward(root: Tensor, gradient: Tensor): void {
-  // Each leaf's gradient is summed over the pass and stored at its end. A
-  // gradient tensor can reach several places (add hands the same one to both
-  // inputs; a view shares its memory), so a leaf keeps it as its .grad only if
-  // nothing else received that memory; otherwise it gets a copy, and a later
-  // in-place accumulation (or zero_) cannot change another leaf's gradient.
+export function runBackward(root: Tensor, gradient: Tensor): LeafGradient[] {
   const leafGrads = new Map<Tensor, Tensor>();
   const routed = new Map<object, number>();
   const route = (g: Tensor) => routed.set(g._storage, (routed.get(g._storage) ?? 0) + 1);
-  route(gradient);
   routed.set(gradient._storage, 2); // the caller holds the seed
-  const store = () => {
-    for (const [leaf, g] of leafGrads) {
-      if (leaf.grad !== null && leaf.grad.device === g.device) leaf.grad.add_(g);
-      else {
-        // (in memory that lives as long as the leaf's: a tidy() around backward() keeps it)
-        leaf.grad = g._view === null && routed.get(g._storage) === 1 ? g : g.clone();
-        keepWith(leaf.grad, leaf);
-      }
-    }
-  };
+  const result = () =>
+    [...leafGrads].map(([leaf, grad]) => ({ leaf, grad, shared: grad._view !== null || routed.get(grad._storage) !== 1 }));
   if (root.gradFn === null) {
-    leafGrads.set(root, gradient.detach());
-    noGrad(store);
-    return;
+    leafGrads.set(root, gradient);
+    return result();
   }
   // Count, for each node, how many consumers will send it a gradient.
   const pending = new Map<GradNode, number>();
@@ -153,18 +148,6 @@ export function runBackward(root: Tensor, gradient: Tensor): void {
         if (left === 0) ready.push(child);
       });
     }
-    store();
   });
-}
-
-/** Record `out` as produced by `name` from `inputs` if any input requires grad. @internal */
-export function record(
-  out: Tensor,
-  name: string,
-  inputs: Array<Tensor>,
-  backward: (g: Tensor) => Array<Tensor | null>,
-  saved: Array<Tensor> = [],
-): Tensor {
-  if (isGradEnabled() && inputs.some((t) => t.requiresGrad)) out._record(new GradNode(name, inputs, backward, saved));
-  return out;
+  return result();
 }

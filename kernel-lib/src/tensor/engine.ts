@@ -20,6 +20,7 @@ import {
   type TypedArray,
   type View,
 } from "../backend/backend";
+import { GradNode, isGradEnabled } from "./autograd";
 import { Tensor, isFloat, type Device, type StridedView, type TensorLike } from "./tensor";
 import { broadcastStrides, contiguousStrides, fmt, numel, sameShape, type Shape } from "./shape";
 
@@ -76,6 +77,17 @@ export function lift(x: TensorLike, dtype: DType, device: Device): T {
   if (x instanceof Tensor) return x;
   if (typeof x !== "number") throw new TypeError(`expected a Tensor or a number, got ${typeof x}`);
   return fromValues([x], [], dtype, device);
+}
+
+/**
+ * Record `out` as produced by `name` from `inputs`, if gradients are being
+ * recorded and an input requires one: `backward` turns the gradient of `out`
+ * into the inputs' gradients; changing a `saved` tensor in place afterwards
+ * makes the backward pass throw.
+ */
+export function record(out: T, name: string, inputs: T[], backward: (g: T) => Array<T | null>, saved: T[] = []): T {
+  if (isGradEnabled() && inputs.some((t) => t.requiresGrad)) out._record(new GradNode(name, inputs, backward, saved));
+  return out;
 }
 
 // ---------------------------------------------------------------- memory scopes

@@ -8,10 +8,10 @@
  * the dispatch.
  */
 import type { BinaryOp, DType, UnaryOp } from "../backend/backend";
-import { noGrad, isGradEnabled, record, runBackward } from "./autograd";
+import { noGrad, isGradEnabled, runBackward } from "./autograd";
 import { formatTensor } from "./format";
 import * as engine from "./engine";
-import { capability, checkDevices, lift, promote, requireFloat } from "./engine";
+import { capability, checkDevices, lift, promote, record, requireFloat } from "./engine";
 import { Tensor as TensorClass, isFloat, type Device, type NestedArray, type TensorLike } from "./tensor";
 import { broadcastShapes, contiguousStrides, fmt, normDim, numel, sameShape, type Shape } from "./shape";
 
@@ -666,7 +666,16 @@ export function backward(t: Tensor, gradient?: Tensor): void {
     }
     g = cast(gradient, t.dtype);
   }
-  runBackward(t, g);
+  noGrad(() => {
+    for (const { leaf, grad, shared } of runBackward(t, g)) {
+      if (leaf.grad !== null && leaf.grad.device === grad.device) add_(leaf.grad, grad);
+      else {
+        leaf.grad = shared ? clone(grad) : grad;
+        // its memory lives as long as the leaf's (a tidy() around backward() keeps it)
+        engine.keepWith(leaf.grad, leaf);
+      }
+    }
+  });
 }
 
 export const toString = (t: Tensor): string => formatTensor(t);

@@ -12,11 +12,8 @@ import {
   type TypedArray,
   type View,
 } from "../backend";
+import { PATHS } from "./paths";
 import { wasmElementwise, wasmMatmul, wasmRowSum, WASM_OPS, type WasmOp } from "./wasm";
-
-// Below this many elements the JavaScript loops win: copying into the
-// WebAssembly memory and the call cost more than the SIMD saves.
-const WASM_MIN = 4096;
 
 declare module "../backend" {
   interface Devices {
@@ -228,7 +225,7 @@ export const cpuBackend: Backend = {
       offsets.push(v.offset);
     }
     // float32 arithmetic over contiguous or single values: WebAssembly SIMD
-    if (flatKinds !== null && out.length >= WASM_MIN && dtype === "float32" && inputs.every((v) => v.storage.dtype === "float32")) {
+    if (flatKinds !== null && out.length >= PATHS.wasmElementwise && dtype === "float32" && inputs.every((v) => v.storage.dtype === "float32")) {
       const scalar = [...flatKinds].map((k) => k === "s");
       const square = op === "pow" && flatKinds === "cs" && arrays[1][offsets[1]] === 2;
       const wop: WasmOp | null = square ? "square" : op in WASM_OPS ? (op as WasmOp) : null;
@@ -248,7 +245,7 @@ export const cpuBackend: Backend = {
       const outType: DType = x.dtype === "bool" ? "int32" : x.dtype;
       const R = numel(axes.map((a) => shape[a]));
       const out = allocate(outType, numel(shape.slice(0, shape.length - axes.length)));
-      const big = op === "sum" && x.dtype === "float32" && out.length * R >= WASM_MIN && R >= 16;
+      const big = op === "sum" && x.dtype === "float32" && out.length * R >= PATHS.wasmElementwise && R >= PATHS.wasmRowLength;
       if (!(big && wasmRowSum(data(x) as Float32Array, out as Float32Array, out.length, R))) rowReducer(op, x.dtype)(data(x), out, out.length, R);
       return new CpuStorage(out, outType);
     }
@@ -306,7 +303,7 @@ export const cpuBackend: Backend = {
     // float32 products of some size go to the WebAssembly SIMD kernel, which reads transposed operands in place
     if (
       a.dtype === "float32" &&
-      m * k * n >= 4096 &&
+      m * k * n >= PATHS.wasmMatmul &&
       wasmMatmul(A as Float32Array, B as Float32Array, C as Float32Array, batch, m, k, n, aBatchStride, bBatchStride, transA, transB)
     ) {
       return new CpuStorage(C, a.dtype);

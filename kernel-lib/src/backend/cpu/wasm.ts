@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import * as path from "node:path";
 import { Worker } from "node:worker_threads";
+import { PATHS } from "./paths";
 
 /**
  * The WebAssembly SIMD kernels of the CPU backend (kernel-lib/assembly,
@@ -106,7 +107,7 @@ export function wasmMatmul(
   const pp2 = (pp + packedBytes + 15) & ~15;
   reserve(w, pp2 + packedBytes + 64);
   // rows split between the threads; a transposed A (stored [k, m]) has no contiguous row block, so it is not split
-  const split = w.helper !== null && !transA && m >= 8 && m * k * n >= 1 << 23 ? Math.ceil(m / 8) * 4 : m;
+  const split = w.helper !== null && !transA && m >= PATHS.threadRows && m * k * n >= PATHS.threadWork ? Math.ceil(m / 8) * 4 : m;
   for (let t = 0; t < batch; t++) {
     const mem = w.memory.buffer;
     new Float32Array(mem, pa, m * k).set(A.subarray(t * aBatchStride, t * aBatchStride + m * k));
