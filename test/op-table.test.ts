@@ -45,3 +45,22 @@ describe("the op table", () => {
     expect(freeListed.sort(), "the README's list of free functions").toEqual(entries.filter(([, e]) => e.free).map(([n]) => n).sort());
   });
 });
+
+describe("the op table's methods", () => {
+  it("mark every op that takes a spread-out list as variadic (the others get at most four arguments)", () => {
+    for (const [name, e] of entries) {
+      if (!e.method || e.method === "getter") continue;
+      const takesRest = /^[^(]*\([^)]*\.\.\./.test(String(e.fn));
+      expect(e.variadic === true, `${name} takes ${takesRest ? "a rest parameter" : "fixed parameters"}`).toBe(takesRest);
+    }
+  });
+
+  it("pass their arguments on: a spread-out shape, a list, and trailing defaults", () => {
+    const x = kl.arange(6);
+    expect(x.reshape(2, 3).shape).toEqual([2, 3]);
+    expect(x.reshape([3, 2]).shape).toEqual([3, 2]);
+    expect(x.reshape(1, 2, 1, 3).permute(3, 2, 1, 0).shape).toEqual([3, 1, 2, 1]);
+    expect(x.reshape(2, 3).sum(1, true).shape).toEqual([2, 1]);
+    expect(x.allclose(x.add(1e-9), 1e-5, 1e-8)).toBe(true);
+  });
+});

@@ -22,7 +22,7 @@ export interface View {
   storage: Storage;
   strides: number[];
   offset: number;
-  /** Set when the view is the whole storage in order (saves the backend checking strides). */
+  /** Set when the view is the whole storage in the shape's order (saves the backend checking strides). */
   contiguous?: boolean;
 }
 
@@ -78,7 +78,8 @@ export interface MatmulProblem {
  * "s", one value (every element the same); "v", strided.
  */
 export function viewLayout(view: View, shape: number[]): "c" | "s" | "v" {
-  if (view.contiguous) return view.storage.size === 1 && numel(shape) !== 1 ? "s" : "c";
+  // (a view marked contiguous is the whole storage in the shape's order)
+  if (view.contiguous) return "c";
   if (view.strides.every((s, i) => s === 0 || shape[i] === 1)) return "s";
   const c = contiguousStrides(shape);
   return view.strides.every((s, i) => s === c[i] || shape[i] === 1) ? "c" : "v";

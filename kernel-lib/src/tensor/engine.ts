@@ -42,13 +42,12 @@ export const isDType = (name: string): name is DType => name === "float32" || na
 /** The common device of an op's tensors; an error names both devices otherwise. */
 export function checkDevices(op: string, ts: T[]): Device {
   const device = ts[0].device;
-  for (const t of ts) {
-    if (t.device !== device) {
-      throw new Error(`${op}: tensors are on different devices (${device} and ${t.device}); move one with .to("${device}")`);
-    }
-  }
+  for (let i = 1; i < ts.length; i++) if (ts[i].device !== device) throw mixedDevices(op, device, ts[i].device);
   return device;
 }
+
+const mixedDevices = (op: string, device: Device, other: Device) =>
+  new Error(`${op}: tensors are on different devices (${device} and ${other}); move one with .to("${device}")`);
 
 export function requireFloat(op: string, t: T): void {
   if (!isFloat(t.dtype)) throw new TypeError(`${op}: needs a floating-point tensor, got ${t.dtype} (convert with .float())`);
@@ -249,15 +248,22 @@ function viewAs(t: T, shape: Shape): View {
       ? { storage: t._storage, strides: [], offset: 0, contiguous: true }
       : { storage: t._storage, strides: broadcastStrides(t.shape, shape), offset: 0 };
   }
-  const own = t._view.strides;
+  return stridedViewAs(t, shape);
+}
+
+function stridedViewAs(t: T, shape: Shape): View {
+  const own = t._view!.strides;
   const lead = shape.length - t.ndim;
-  return { storage: t._storage, strides: shape.map((_, i) => (i < lead || t.shape[i - lead] === 1 ? 0 : own[i - lead])), offset: t._view.offset };
+  return { storage: t._storage, strides: shape.map((_, i) => (i < lead || t.shape[i - lead] === 1 ? 0 : own[i - lead])), offset: t._view!.offset };
 }
 
 /** `op` elementwise over `inputs` broadcast to `shape`, giving `dtype`. */
 export function elementwise(op: ElementwiseOp, inputs: T[], shape: Shape, dtype: DType): T {
   const device = checkDevices(op, inputs);
-  return fresh(backendOf(device).elementwise(op, inputs.map((t) => viewAs(t, shape)), shape, dtype), shape, device);
+  // (plain loops: this is the per-op overhead of every small op)
+  const views: View[] = new Array(inputs.length);
+  for (let i = 0; i < inputs.length; i++) views[i] = viewAs(inputs[i], shape);
+  return fresh(backendOf(device).elementwise(op, views, shape, dtype), shape, device);
 }
 
 /** A contiguous copy of a strided view of `x`'s memory. */

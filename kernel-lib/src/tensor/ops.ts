@@ -39,6 +39,7 @@ export function sumTo(g: Tensor, shape: Shape): Tensor {
 function unary(name: string, op: UnaryOp, x: Tensor, grad: (g: Tensor, x: Tensor, out: Tensor) => Tensor, float = true): Tensor {
   if (float) requireFloat(op, x);
   const out = engine.elementwise(op, [x], x.shape, x.dtype === "bool" && op !== "copy" ? "int32" : x.dtype);
+  if (!x.requiresGrad || !isGradEnabled()) return out; // (nothing to record: skip making the closure)
   return record(out, `${name}Backward`, [x], (g) => [grad(g, x, out)], [x, out]);
 }
 
@@ -66,6 +67,7 @@ function binary(name: string, op: BinaryOp, x: TensorLike, y: TensorLike, gradA:
   const b = lift(y, type, like.device);
   const shape = broadcastShapes(op, a.shape, b.shape);
   const out = engine.elementwise(op, [a, b], shape, type);
+  if (!(a.requiresGrad || b.requiresGrad) || !isGradEnabled()) return out; // (nothing to record)
   // Only the sides that need a gradient compute one.
   return record(
     out,

@@ -183,6 +183,8 @@ export interface OpEntry {
   /** Elementwise ops: the number of tensor inputs, and where finite differences are valid (away: clear of a kink at 0). */
   readonly arity?: 1 | 2;
   readonly domain?: "any" | "positive" | "away";
+  /** The method takes a list spread out (`x.reshape(2, 3)`) or any number of arguments. */
+  readonly variadic?: boolean;
 }
 
 type T = Tensor<Device>;
@@ -196,6 +198,7 @@ const unary = <Free extends boolean = false>(fn: (x: T) => T, domain: OpEntry["d
   ({ kind: "elementwise" as const, fn, method: true as const, free: (free ?? false) as Free, arity: 1 as const, domain });
 const binary = <Free extends boolean = false>(fn: (x: T, o: TensorLike) => T, domain: OpEntry["domain"], free?: Free) =>
   ({ kind: "elementwise" as const, fn, method: true as const, free: (free ?? false) as Free, arity: 2 as const, domain });
+const spread = <F>(kind: OpKind, fn: F) => ({ kind, fn, method: true as const, free: false as const, variadic: true });
 const getter = <F>(kind: OpKind, fn: F) => ({ kind, fn, method: "getter" as const, free: false as const });
 const only = <F>(kind: OpKind, fn: F) => ({ kind, fn, method: false as const, free: true as const });
 
@@ -240,16 +243,16 @@ export const opTable = {
   dot: both("product", ops.dot),
   matmul: both("product", ops.matmul),
 
-  reshape: method("movement", ops.reshape),
-  view: method("movement", ops.view),
+  reshape: spread("movement", ops.reshape),
+  view: spread("movement", ops.view),
   flatten: method("movement", ops.flatten),
-  permute: method("movement", ops.permute),
+  permute: spread("movement", ops.permute),
   transpose: method("movement", ops.transpose),
   T: getter("movement", ops.T),
-  expand: method("movement", ops.expand),
+  expand: spread("movement", ops.expand),
   squeeze: method("movement", ops.squeeze),
   unsqueeze: method("movement", ops.unsqueeze),
-  index: method("movement", ops.index),
+  index: spread("movement", ops.index),
   gather: method("movement", ops.gather),
   cat: only("join", ops.cat),
   stack: only("join", ops.stack),
@@ -290,29 +293,30 @@ type MethodName = { [K in OpName]: (typeof opTable)[K]["method"] extends false ?
 type MustBeEmpty<X extends never> = X;
 export type UntypedMethods = MustBeEmpty<Exclude<MethodName, keyof TensorMethods<Device>>>;
 
+/**
+ * `x.name(...args)` calls `fn(x, ...args)`. Each method is compiled from
+ * source of its own, named after it: one shared wrapper (or closures of one
+ * function) would send every method call through one call site that sees
+ * every op, which V8 cannot inline, and that doubled the cost of a small op.
+ */
+type Method = (this: T, ...args: unknown[]) => unknown;
+function makeMethod(name: string, fn: (x: T, ...args: unknown[]) => unknown, getter: boolean, variadic: boolean): Method {
+  // (at most four arguments, or any number for the ops that take a list spread out: reshape(2, 3))
+  const body = getter
+    ? `return function ${name}() { return fn(this); }`
+    : variadic
+      ? `return function ${name}(...args) { return fn(this, ...args); }`
+      : `return function ${name}(a, b, c, d) { return fn(this, a, b, c, d); }`;
+  return new Function("fn", body)(fn) as Method;
+}
+
 for (const [name, entry] of Object.entries(opTable) as Array<[string, OpEntry]>) {
   const fn = entry.fn as (x: T, ...args: unknown[]) => unknown;
   if (entry.method === "getter") {
-    Object.defineProperty(Tensor.prototype, name, { get: function (this: T) { return fn(this); }, configurable: true, enumerable: false });
+    Object.defineProperty(Tensor.prototype, name, { get: makeMethod(name, fn, true, false), configurable: true, enumerable: false });
   } else if (entry.method) {
-    Object.defineProperty(Tensor.prototype, name, {
-      // (no rest parameter for the common short calls: it costs more than a small op)
-      value: function (this: T, a?: unknown, b?: unknown) {
-        switch (arguments.length) {
-          case 0:
-            return fn(this);
-          case 1:
-            return fn(this, a);
-          case 2:
-            return fn(this, a, b);
-          default:
-            return fn(this, ...arguments);
-        }
-      },
-      writable: true,
-      configurable: true,
-      enumerable: false,
-    });
+    const variadic = entry.variadic === true;
+    Object.defineProperty(Tensor.prototype, name, { value: makeMethod(name, fn, false, variadic), writable: true, configurable: true, enumerable: false });
   }
 }
 Object.defineProperty(Tensor.prototype, inspect.custom, {
