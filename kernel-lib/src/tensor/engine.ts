@@ -290,20 +290,27 @@ export function argReduce(op: "max" | "min", x: T, axis: number, shape: Shape): 
 export function matmul(a: T, b: T, p: Omit<MatmulProblem, "aBatchStride" | "bBatchStride">, shape: Shape): T {
   const device = checkDevices("matmul", [a, b]);
   // A view that is the transpose of a whole matrix (w.T) is read in place: its flag flips.
-  const [sa, transA] = asOperand(a, p.transA);
-  const [sb, transB] = asOperand(b, p.transB);
-  const problem: MatmulProblem = { ...p, aBatchStride: p.m * p.k, bBatchStride: p.k * p.n, transA, transB };
+  const flipA = isWholeTranspose(a);
+  const flipB = isWholeTranspose(b);
+  const problem: MatmulProblem = {
+    batch: p.batch,
+    m: p.m,
+    k: p.k,
+    n: p.n,
+    aBatchStride: p.m * p.k,
+    bBatchStride: p.k * p.n,
+    transA: flipA ? !p.transA : p.transA,
+    transB: flipB ? !p.transB : p.transB,
+  };
+  const sa = flipA ? a._storage : storageOf(a);
+  const sb = flipB ? b._storage : storageOf(b);
   return fresh(backendOf(device).matmul(sa, sb, problem), shape, device);
 }
 
-/** A matmul operand's storage, and whether it holds the operand's last two dimensions swapped. */
-function asOperand(t: T, trans: boolean): [Storage, boolean] {
-  if (t._view !== null && t.ndim === 2 && t._view.offset === 0 && t.size === t._storage.size) {
-    const [r, c] = t.shape;
-    const [s0, s1] = t._view.strides;
-    if (s0 === 1 && s1 === r) return [t._storage, !trans];
-  }
-  return [storageOf(t), trans];
+/** Is `t` a 2-D view that is the transpose of its whole storage read as a matrix? */
+function isWholeTranspose(t: T): boolean {
+  const v = t._view;
+  return v !== null && t.ndim === 2 && v.offset === 0 && t.size === t._storage.size && v.strides[0] === 1 && v.strides[1] === t.shape[0];
 }
 
 /** `base` (contiguous) with `src` added at the positions of a view into it. */

@@ -259,13 +259,17 @@ export const cpuBackend: Backend = {
     const redSize = numel(red.map((i) => shape[i]));
     const outer = new StridedWalk(kept.map((i) => shape[i]), kept.map((i) => strides[i]));
     const inner = new StridedWalk(red.map((i) => shape[i]), red.map((i) => strides[i]));
+    // (one reduced axis, the common case, e.g. a bias gradient: a plain strided loop)
+    const step = red.length === 1 ? strides[red[0]] : 0;
     for (let o = 0; o < out.length; o++, outer.next()) {
       let acc = init;
       inner.reset(outer.at);
-      for (let j = 0; j < redSize; j++, inner.next()) {
-        const v = src[inner.at];
+      for (let j = 0, p = outer.at; j < redSize; j++) {
+        const v = src[step ? p : inner.at];
         if (op === "sum") acc += v;
         else if (op === "max" ? v > acc || v !== v : v < acc || v !== v) acc = v;
+        if (step) p += step;
+        else inner.next();
       }
       out[o] = acc;
     }
