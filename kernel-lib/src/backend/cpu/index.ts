@@ -62,8 +62,12 @@ export function allocate(dtype: DType, size: number): TypedArray {
 
 function data(s: Storage): TypedArray {
   const st = s as CpuStorage;
-  if (st.released) throw new Error("this tensor's memory was freed by tidy() or dispose(); return it from the tidy callback, or keep() it, to use it later");
+  if (st.released) freed(); // (the throw in a function of its own keeps this one small enough to inline)
   return st.data;
+}
+
+function freed(): never {
+  throw new Error("this tensor's memory was freed by tidy() or dispose(); return it from the tidy callback, or keep() it, to use it later");
 }
 
 // Each elementwise op as a JavaScript expression over its inputs a, b, c.
