@@ -36,7 +36,7 @@ export const capability = (device: Device, what: keyof Capabilities): boolean =>
 /** The device tensors are made on when none is named. */
 export const defaultDevice = (): Device => DEFAULT_DEVICE;
 
-/** Is `name` a device (an open one or a known one), rather than a dtype? */
+/** Is `name` a dtype (rather than a device)? */
 export const isDType = (name: string): name is DType => name === "float32" || name === "float64" || name === "int32" || name === "bool";
 
 /** The common device of an op's tensors; an error names both devices otherwise. */
@@ -85,9 +85,12 @@ export function lift(x: TensorLike, dtype: DType, device: Device): T {
  * makes the backward pass throw.
  */
 export function record(out: T, name: string, inputs: T[], backward: (g: T) => Array<T | null>, saved: T[] = []): T {
-  if (isGradEnabled() && inputs.some((t) => t.requiresGrad)) out._record(new GradNode(name, inputs, backward, saved));
+  if (recording(inputs)) out._record(new GradNode(name, inputs, backward, saved));
   return out;
 }
+
+/** Would `record` record an op on `inputs`? (Ops ask first to skip building a backward they would not need.) */
+export const recording = (inputs: T[]): boolean => isGradEnabled() && inputs.some((t) => t.requiresGrad);
 
 // ---------------------------------------------------------------- memory scopes
 
@@ -267,7 +270,7 @@ export function elementwise(op: ElementwiseOp, inputs: T[], shape: Shape, dtype:
 }
 
 /** A contiguous copy of a strided view of `x`'s memory. */
-export function copyView(x: T, shape: Shape, strides: readonly number[], offset: number): T {
+function copyView(x: T, shape: Shape, strides: readonly number[], offset: number): T {
   return fresh(backendOf(x.device).elementwise("copy", [{ storage: x._storage, strides: [...strides], offset }], shape, x.dtype), shape, x.device);
 }
 
@@ -354,8 +357,8 @@ export function writeInto(t: T, value: T, op: string): void {
     const whole = new Tensor(t._storage, [t._storage.size], t.device);
     const mask = viewAdd(full(whole.shape, 0, "int32", t.device), full(t.shape, 1, "int32", t.device), t.shape, [...strides], offset);
     const values = viewAdd(full(whole.shape, 0, t.dtype, t.device), value, t.shape, [...strides], offset);
-    const hit = fresh(backend.elementwise("gt", [viewAs(mask, whole.shape), viewAs(full([], 0, "int32", t.device), whole.shape)], whole.shape, "bool"), whole.shape, t.device);
-    const merged = fresh(backend.elementwise("where", [viewAs(hit, whole.shape), viewAs(values, whole.shape), viewAs(whole, whole.shape)], whole.shape, t.dtype), whole.shape, t.device);
+    const hit = elementwise("gt", [mask, full([], 0, "int32", t.device)], whole.shape, "bool");
+    const merged = elementwise("where", [hit, values, whole], whole.shape, t.dtype);
     backend.copyInto(t._storage, merged._storage);
   }
   t._storage.version++;
@@ -366,6 +369,3 @@ export function copyTo<D extends Device>(t: T, device: D): Tensor<D> {
   if (!capability(t.device, "syncRead")) throw new Error(`to: reading from ${t.device} is asynchronous: use await t.cpu()`);
   return fromValues(read(t) as TypedArray, t.shape, t.dtype, device);
 }
-
-
-export { contiguousStrides, numel };

@@ -11,7 +11,7 @@ import type { BinaryOp, DType, UnaryOp } from "../backend/backend";
 import { noGrad, isGradEnabled, runBackward } from "./autograd";
 import { formatTensor } from "./format";
 import * as engine from "./engine";
-import { capability, checkDevices, lift, promote, record, requireFloat } from "./engine";
+import { capability, checkDevices, lift, promote, record, recording, requireFloat } from "./engine";
 import { Tensor as TensorClass, isFloat, type Device, type NestedArray, type TensorLike } from "./tensor";
 import { broadcastShapes, contiguousStrides, fmt, normDim, numel, sameShape, type Shape } from "./shape";
 
@@ -38,9 +38,10 @@ export function sumTo(g: Tensor, shape: Shape): Tensor {
 /** A unary op with its gradient. */
 function unary(name: string, op: UnaryOp, x: Tensor, grad: (g: Tensor, x: Tensor, out: Tensor) => Tensor, float = true): Tensor {
   if (float) requireFloat(op, x);
-  const out = engine.elementwise(op, [x], x.shape, x.dtype === "bool" && op !== "copy" ? "int32" : x.dtype);
-  if (!x.requiresGrad || !isGradEnabled()) return out; // (nothing to record: skip making the closure)
-  return record(out, `${name}Backward`, [x], (g) => [grad(g, x, out)], [x, out]);
+  const inputs = [x];
+  const out = engine.elementwise(op, inputs, x.shape, x.dtype === "bool" && op !== "copy" ? "int32" : x.dtype);
+  if (!recording(inputs)) return out;
+  return record(out, `${name}Backward`, inputs, (g) => [grad(g, x, out)], [x, out]);
 }
 
 export const neg = (x: Tensor): Tensor => unary("Neg", "neg", x, (g) => neg(g), false);
@@ -66,13 +67,14 @@ function binary(name: string, op: BinaryOp, x: TensorLike, y: TensorLike, gradA:
   const a = lift(x, type, like.device);
   const b = lift(y, type, like.device);
   const shape = broadcastShapes(op, a.shape, b.shape);
-  const out = engine.elementwise(op, [a, b], shape, type);
-  if (!(a.requiresGrad || b.requiresGrad) || !isGradEnabled()) return out; // (nothing to record)
+  const inputs = [a, b];
+  const out = engine.elementwise(op, inputs, shape, type);
+  if (!recording(inputs)) return out;
   // Only the sides that need a gradient compute one.
   return record(
     out,
     `${name}Backward`,
-    [a, b],
+    inputs,
     (g) => [a.requiresGrad ? sumTo(gradA(g, a, b, out), a.shape) : null, b.requiresGrad ? sumTo(gradB(g, a, b, out), b.shape) : null],
     [a, b],
   );

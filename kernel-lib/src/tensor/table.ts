@@ -295,9 +295,9 @@ export type UntypedMethods = MustBeEmpty<Exclude<MethodName, keyof TensorMethods
 
 /**
  * `x.name(...args)` calls `fn(x, ...args)`. Each method is compiled from
- * source of its own, named after it: one shared wrapper (or closures of one
- * function) would send every method call through one call site that sees
- * every op, which V8 cannot inline, and that doubled the cost of a small op.
+ * source of its own, named after it (as the stack traces show it), so that
+ * its call site sees one op: closures of one shared wrapper would share one
+ * call site for every op.
  */
 type Method = (this: T, ...args: unknown[]) => unknown;
 function makeMethod(name: string, fn: (x: T, ...args: unknown[]) => unknown, getter: boolean, variadic: boolean): Method {
