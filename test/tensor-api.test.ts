@@ -86,6 +86,21 @@ describe("values", () => {
     expect(a.sub(1).div(2).toArray()).toEqual([[0, 0.5, 1], [1.5, 2, 2.5]]);
   });
 
+  it("one op over every mix of dtypes and layouts in turn: each layout gets its own compiled loop", () => {
+    // (the CPU backend caches a loop per op, dtypes and layouts: a key that mixed two layouts up would read the wrong elements)
+    for (const dtype of ["float32", "float64", "int32"] as const) {
+      const a = tensor([[1, 2, 3], [4, 5, 6]], { dtype });
+      const b = tensor([[10, 20, 30], [40, 50, 60]], { dtype });
+      expect(a.add(b).toArray()).toEqual([[11, 22, 33], [44, 55, 66]]); // contiguous, contiguous
+      expect(a.add(tensor(100, { dtype })).toArray()).toEqual([[101, 102, 103], [104, 105, 106]]); // one value
+      expect(tensor(100, { dtype }).add(a).toArray()).toEqual([[101, 102, 103], [104, 105, 106]]);
+      expect(a.T.add(b.T).toArray()).toEqual([[11, 44], [22, 55], [33, 66]]); // strided
+      expect(a.add(b.T.T).dtype).toBe(dtype);
+    }
+    expect(where(tensor([true, false]), tensor([1, 2]), tensor([3, 4])).toArray()).toEqual([1, 4]);
+    expect(where(tensor([true, false]), tensor([1, 2], { dtype: "int32" }), tensor([3, 4], { dtype: "int32" })).dtype).toBe("int32");
+  });
+
   it("reductions, arg reductions and comparisons", () => {
     const a = tensor([[1, 5, 3], [4, 2, 6]]);
     expect(a.sum().item()).toBe(21);

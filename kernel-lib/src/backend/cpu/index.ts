@@ -101,19 +101,21 @@ const EXPR: Record<ElementwiseOp, string> = {
 const NAMES = ["a", "b", "c"];
 
 type Kernel = (out: TypedArray, ins: TypedArray[], shape: number[], strides: number[][], offsets: number[]) => void;
-const kernels = new Map<string, Kernel>();
+// The compiled loops, per op, under a number that packs the output dtype and
+// each input's dtype and layout: a string key cost more to build and hash
+// than the loop of a small op.
+const kernels = new Map<ElementwiseOp, Map<number, Kernel>>();
+const DTYPE_CODE: Record<DType, number> = { float32: 0, float64: 1, int32: 2, bool: 3 };
+const LAYOUT_CODE = { c: 0, s: 1, v: 2 } as const;
 
 /**
- * Compile a loop for an elementwise op, once per op, layout and array types
- * (so each compiled loop sees one typed-array class and stays monomorphic).
- * `layout` is "flat:" plus, per input, c (contiguous) or s (one broadcast
- * value); or "strided": an odometer over the outer dimensions with a strided
- * inner loop.
+ * Compile a loop for an elementwise op, for one layout and one set of array
+ * types (so each compiled loop sees one typed-array class and stays
+ * monomorphic). `layout` is "flat:" plus, per input, c (contiguous) or s (one
+ * broadcast value); or "strided": an odometer over the outer dimensions with a
+ * strided inner loop.
  */
-function kernel(op: ElementwiseOp, layout: string, types: string): Kernel {
-  const key = `${op}|${layout}|${types}`;
-  let k = kernels.get(key);
-  if (k) return k;
+function compile(op: ElementwiseOp, layout: string, types: string): Kernel {
   const expr = EXPR[op];
   const arity = types.split(",").length - 1;
   const ins = NAMES.slice(0, arity);
@@ -150,9 +152,7 @@ for (let r = 0; r < outer; r++) {
   }
 }`;
   }
-  k = new Function("out", "ins", "shape", "strides", "offsets", body) as Kernel;
-  kernels.set(key, k);
-  return k;
+  return new Function("out", "ins", "shape", "strides", "offsets", body) as Kernel;
 }
 
 
@@ -217,28 +217,39 @@ export const cpuBackend: Backend = {
     const out = allocate(dtype, numel(shape));
     if (out.length === 0) return new CpuStorage(out, dtype);
     // The kernel key and arguments, built with plain loops: this is the per-op overhead.
-    let flatKinds: string | null = "";
-    let types: string = dtype;
-    const arrays: TypedArray[] = [];
-    const offsets: number[] = [];
-    for (const v of inputs) {
-      const l: string = flatKinds === null ? "v" : viewLayout(v, shape);
-      flatKinds = l === "v" ? null : flatKinds + l;
-      types += "," + v.storage.dtype;
-      arrays.push(data(v.storage));
-      offsets.push(v.offset);
+    const n = inputs.length;
+    const arrays: TypedArray[] = new Array(n);
+    const offsets: number[] = new Array(n);
+    const layouts: ("c" | "s" | "v")[] = new Array(n);
+    let flat = true;
+    let float32 = dtype === "float32";
+    let key = 4 + DTYPE_CODE[dtype]; // (the leading 1 keeps keys of different lengths apart)
+    for (let i = 0; i < n; i++) {
+      const v = inputs[i];
+      const l = viewLayout(v, shape);
+      if (l === "v") flat = false;
+      if (v.storage.dtype !== "float32") float32 = false;
+      key = key * 16 + DTYPE_CODE[v.storage.dtype] * 4 + LAYOUT_CODE[l];
+      layouts[i] = l;
+      arrays[i] = data(v.storage);
+      offsets[i] = v.offset;
     }
     // float32 arithmetic over contiguous or single values: WebAssembly SIMD
-    if (flatKinds !== null && out.length >= PATHS.wasmElementwise && dtype === "float32" && inputs.every((v) => v.storage.dtype === "float32")) {
-      const scalar = [...flatKinds].map((k) => k === "s");
-      const square = op === "pow" && flatKinds === "cs" && arrays[1][offsets[1]] === 2;
+    if (flat && float32 && out.length >= PATHS.wasmElementwise) {
+      const scalar = layouts.map((l) => l === "s");
+      const square = op === "pow" && layouts[0] === "c" && layouts[1] === "s" && arrays[1][offsets[1]] === 2;
       const wop: WasmOp | null = square ? "square" : op in WASM_OPS ? (op as WasmOp) : null;
       if (wop && wasmElementwise(wop, arrays as Float32Array[], offsets, scalar, out as Float32Array)) return new CpuStorage(out, dtype);
     }
-    const flat = shape.length === 0 || flatKinds !== null;
-    const layout = flat ? "flat:" + (flatKinds ?? "s".repeat(inputs.length)) : "strided";
+    let byKey = kernels.get(op);
+    if (byKey === undefined) kernels.set(op, (byKey = new Map()));
+    let k = byKey.get(key);
+    if (k === undefined) {
+      const types = [dtype, ...inputs.map((v) => v.storage.dtype)].join(",");
+      byKey.set(key, (k = compile(op, flat ? "flat:" + layouts.join("") : "strided", types)));
+    }
     const strides = flat ? [] : inputs.map((v) => (v.contiguous ? contiguousStrides(shape) : v.strides));
-    kernel(op, layout, types)(out, arrays, shape, strides, offsets);
+    k(out, arrays, shape, strides, offsets);
     return new CpuStorage(out, dtype);
   },
 
