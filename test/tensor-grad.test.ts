@@ -1,10 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { Random, Tensor, tensor, cat, stack, where, mseLoss, crossEntropy, matmul, opTable, CHECKS, type OpEntry, type OpName } from "kernel-lib";
+import { Random, Tensor, tensor, cat, stack, where, mseLoss, crossEntropy, matmul, opTable, CHECKS, grad, jvp, type OpEntry, type OpName } from "kernel-lib";
 
 // Every op's gradient against central finite differences, in float64, on
-// random shapes (broadcasting included). The list of ops comes from the op
-// table: elementwise ops are checked from their entry (inputs drawn from the
-// domain it gives), every other op needs its cases in CASES below, and an op
+// random shapes (broadcasting included); and with it the op's tangent rule
+// (forward mode) and its second derivatives (the Hessian-vector product by
+// reverse over reverse and by forward over reverse, against finite
+// differences of the gradient). The list of ops comes from the op table:
+// elementwise ops are checked from their entry (inputs drawn from the domain
+// it gives), every other op needs its cases in CASES below, and an op
 // without one fails.
 
 const rng = new Random(2024);
@@ -48,6 +51,46 @@ function gradcheck(f: (...xs: Tensor[]) => Tensor, inputs: Tensor[], h = 1e-6): 
         throw new Error(`input ${k} element ${i}: analytic ${analytic[i]} vs numeric ${numeric}`);
       }
     });
+  });
+  secondOrder(f, inputs, w);
+}
+
+const near = (what: string, a: ArrayLike<number>, b: ArrayLike<number>) => {
+  expect(a.length, what).toBe(b.length);
+  for (let i = 0; i < a.length; i++) {
+    if (Math.abs(a[i] - b[i]) > 1e-6 + 1e-5 * Math.abs(b[i])) throw new Error(`${what}, element ${i}: ${a[i]} vs ${b[i]}`);
+  }
+};
+
+/**
+ * The tangent rules and the second derivatives of f at the inputs: forward
+ * mode along a random direction v against the gradients of sum(f * w)
+ * (checked above), and the Hessian of sum(f * w + f^2 / 2) times v, by
+ * reverse over reverse and by forward over reverse, against central
+ * differences of its gradient along v.
+ */
+function secondOrder(f: (...xs: Tensor[]) => Tensor, inputs: Tensor[], w: Tensor, h = 1e-5): void {
+  const xs = inputs.map((x) => x.detach());
+  const all = xs.map((_, i) => i);
+  const v = xs.map((x) => tensor(randomValues(x.size, "any"), { dtype: "float64" }).reshape(x.shape));
+  const [, tangent] = jvp(f, xs, v);
+  const gs = grad((...ys: Tensor[]) => f(...ys).mul(w).sum(), { argnums: all })(...xs);
+  const along = gs.reduce((acc, g, k) => acc + g.mul(v[k]).sum().item(), 0);
+  near("jvp against the gradient", [tangent.mul(w).sum().item()], [along]);
+  // (the square makes the gradient reaching each op depend on the inputs, so every op's backward is differentiated too)
+  const loss = (...ys: Tensor[]) => {
+    const y = f(...ys);
+    return y.mul(w).add(y.mul(y).mul(0.5)).sum();
+  };
+  const gradient = grad(loss, { argnums: all });
+  const rr = grad((...ys: Tensor[]) => gradient(...ys).reduce((acc, g, k) => acc.add(g.mul(v[k]).sum()), tensor(0, { dtype: "float64" })), { argnums: all })(...xs);
+  const [, fr] = jvp((...ys: Tensor[]) => gradient(...ys), xs, v);
+  const moved = (s: number) => gradient(...xs.map((x, k) => x.add(v[k].mul(s))));
+  const [up, down] = [moved(h), moved(-h)];
+  xs.forEach((_, k) => {
+    const fd = Array.from(up[k].sub(down[k]).div(2 * h).data());
+    near(`Hessian-vector product (reverse over reverse), input ${k}`, rr[k].data(), fd);
+    near(`Hessian-vector product (forward over reverse), input ${k}`, fr[k].data(), fd);
   });
 }
 

@@ -20,5 +20,7 @@ if (inKernel()) serializeLoadedZeromq();
 export { initWebGPU, isWebGPUAvailable, releaseWebGPU, webgpuAdapter, liveBufferCount } from "./backend/webgpu";
 export type { AdapterDescription } from "./backend/webgpu";
 export * from "./tensor";
+export { grad, gradAndValue, vjp, jvp, jacrev, jacfwd, hessian, hvp } from "./func";
+export type { GradOptions, TensorFunction, Tensors } from "./func";
 export * as nn from "./nn";
 export * as optim from "./optim";

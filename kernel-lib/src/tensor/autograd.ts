@@ -64,33 +64,34 @@ export class GradNode {
   }
 }
 
-/** A leaf's gradient from one backward pass; `shared` when other places received the same memory. */
-export interface LeafGradient {
-  leaf: Tensor;
+/** A gradient from one backward pass; `shared` when other places received the same memory. */
+export interface SweepGradient {
+  tensor: Tensor;
   grad: Tensor;
   shared: boolean;
 }
 
 /**
- * Reverse sweep from `root` seeded with `gradient`. A node runs once every
- * node consuming its output has passed its gradient on (Kahn's order). Returns
- * the gradient of each leaf that requires grad, summed over the pass, for the
- * caller to store. A gradient tensor can reach several places (add hands the
- * same one to both inputs; a view shares its memory): such a one is marked
- * shared, so that a leaf stores a copy of it, and a later in-place
- * accumulation (or zero_) cannot change another leaf's gradient.
+ * Reverse sweep from `root` seeded with `gradient`. Nodes run in Kahn's order
+ * (a node once every node consuming its output has passed its gradient on).
+ * Returns, summed over the pass, the gradient of each leaf that requires grad
+ * or, given `targets`, of each of those tensors (leaves or not; the sweep
+ * then runs only the nodes that lead to one). A gradient tensor can reach
+ * several places (add hands the same one to both inputs; a view shares its
+ * memory): such a one is marked shared, so that a leaf stores a copy of it,
+ * and a later in-place accumulation (or zero_) cannot change another leaf's
+ * gradient. With `createGraph` the sweep is itself recorded, so that the
+ * gradients can be differentiated again.
  */
-export function runBackward(root: Tensor, gradient: Tensor): LeafGradient[] {
-  const leafGrads = new Map<Tensor, Tensor>();
+export function runBackward(root: Tensor, gradient: Tensor, targets: Tensor[] | null = null, createGraph = false): SweepGradient[] {
+  const found = new Map<Tensor, Tensor>();
   const routed = new Map<object, number>();
   const route = (g: Tensor) => routed.set(g._storage, (routed.get(g._storage) ?? 0) + 1);
   routed.set(gradient._storage, 2); // the caller holds the seed
-  const result = () =>
-    [...leafGrads].map(([leaf, grad]) => ({ leaf, grad, shared: grad._view !== null || routed.get(grad._storage) !== 1 }));
-  if (root.gradFn === null) {
-    leafGrads.set(root, gradient);
-    return result();
-  }
+  const result = () => [...found].map(([tensor, grad]) => ({ tensor, grad, shared: grad._view !== null || routed.get(grad._storage) !== 1 }));
+  const wanted = targets === null ? null : new Set(targets);
+  if (wanted?.has(root) || (root.gradFn === null && wanted === null)) found.set(root, gradient);
+  if (root.gradFn === null) return result();
   // Count, for each node, how many consumers will send it a gradient.
   const pending = new Map<GradNode, number>();
   const stack: GradNode[] = [root.gradFn];
@@ -107,47 +108,72 @@ export function runBackward(root: Tensor, gradient: Tensor): LeafGradient[] {
       pending.set(child, pending.get(child)! + 1);
     }
   }
-  const grads = new Map<GradNode, Tensor>([[root.gradFn, gradient]]);
+  // The order the nodes run in: each after all its consumers.
+  const order: GradNode[] = [];
   const ready: GradNode[] = [root.gradFn];
-  noGrad(() => {
-    while (ready.length > 0) {
-      const node = ready.pop()!;
+  while (ready.length > 0) {
+    const node = ready.pop()!;
+    order.push(node);
+    for (const t of node.inputs) {
+      const child = t.gradFn;
+      if (child === null || !t.requiresGrad) continue;
+      const left = pending.get(child)! - 1;
+      pending.set(child, left);
+      if (left === 0) ready.push(child);
+    }
+  }
+  // With targets, only the nodes from which a target can be reached run.
+  let needed: Set<GradNode> | null = null;
+  if (wanted !== null) {
+    needed = new Set();
+    for (let i = order.length - 1; i >= 0; i--) {
+      const node = order[i];
+      if (node.inputs.some((t) => t.requiresGrad && (wanted.has(t) || (t.gradFn !== null && needed!.has(t.gradFn))))) needed.add(node);
+    }
+  }
+  const grads = new Map<GradNode, Tensor>([[root.gradFn, gradient]]);
+  const accumulate = <K>(into: Map<K, Tensor>, key: K, g: Tensor) => {
+    const prev = into.get(key);
+    if (prev === undefined) into.set(key, g);
+    else {
+      const total = prev.add(g);
+      if (into === (found as Map<unknown, Tensor>)) routed.set(total._storage, 1); // a sum made here reaches one place only
+      into.set(key, total);
+    }
+  };
+  const sweep = () => {
+    for (const node of order) {
+      if (needed !== null && !needed.has(node)) continue;
       const g = grads.get(node);
       grads.delete(node);
-      let inputGrads: Array<Tensor | null> = [];
-      if (g !== undefined) {
-        node.checkSaved();
-        inputGrads = node.backward(g);
-      }
+      if (g === undefined) continue;
+      node.checkSaved();
+      const inputGrads = node.backward(g);
       node.inputs.forEach((t, i) => {
         if (!t.requiresGrad) return;
         const gi = inputGrads[i] ?? null;
-        if (gi !== null && gi.shape.join() !== t.shape.join()) {
+        if (gi === null) return;
+        if (gi.shape.join() !== t.shape.join()) {
           throw new Error(`${node.name}: internal error: gradient shape [${gi.shape}] for an input of shape [${t.shape}]`);
         }
-        const child = t.gradFn;
-        if (gi !== null) route(gi);
-        if (child === null) {
-          if (gi !== null) {
-            const prev = leafGrads.get(t);
-            if (prev === undefined) leafGrads.set(t, gi);
-            else {
-              const total = prev.add(gi);
-              routed.set(total._storage, 1);
-              leafGrads.set(t, total);
-            }
-          }
-          return;
-        }
-        if (gi !== null) {
-          const prev = grads.get(child);
-          grads.set(child, prev === undefined ? gi : prev.add(gi));
-        }
-        const left = pending.get(child)! - 1;
-        pending.set(child, left);
-        if (left === 0) ready.push(child);
+        route(gi);
+        if (wanted === null ? t.gradFn === null : wanted.has(t)) accumulate(found, t, gi);
+        if (t.gradFn !== null && (needed === null || needed.has(t.gradFn))) accumulate(grads, t.gradFn, gi);
       });
     }
-  });
+  };
+  if (createGraph) enableGrad(sweep);
+  else noGrad(sweep);
   return result();
+}
+
+/** Run `fn` with recording on (as torch.enable_grad), even inside noGrad. */
+export function enableGrad<T>(fn: () => T): T {
+  const before = gradEnabled;
+  gradEnabled = true;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = before;
+  }
 }

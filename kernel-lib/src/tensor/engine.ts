@@ -21,6 +21,7 @@ import {
   type View,
 } from "../backend/backend";
 import { GradNode, isGradEnabled } from "./autograd";
+import { forwardActive, hasTangents, propagate, type TangentRule } from "./forward";
 import { Tensor, isFloat, type Device, type StridedView, type TensorLike } from "./tensor";
 import { broadcastStrides, contiguousStrides, fmt, numel, sameShape, type Shape } from "./shape";
 
@@ -82,15 +83,20 @@ export function lift(x: TensorLike, dtype: DType, device: Device): T {
  * Record `out` as produced by `name` from `inputs`, if gradients are being
  * recorded and an input requires one: `backward` turns the gradient of `out`
  * into the inputs' gradients; changing a `saved` tensor in place afterwards
- * makes the backward pass throw.
+ * makes the backward pass throw. Where an input carries a forward-mode
+ * tangent, `tangent` gives `out` its tangent (./forward).
  */
-export function record(out: T, name: string, inputs: T[], backward: (g: T) => Array<T | null>, saved: T[] = []): T {
+export function record(out: T, name: string, inputs: T[], backward: (g: T) => Array<T | null>, saved: T[] = [], tangent?: TangentRule): T {
   if (recording(inputs)) out._record(new GradNode(name, inputs, backward, saved));
+  if (forwardActive()) propagate(name, out, inputs, tangent);
   return out;
 }
 
-/** Would `record` record an op on `inputs`? (Ops ask first to skip building a backward they would not need.) */
+/** Would `record` record an op on `inputs`? */
 export const recording = (inputs: T[]): boolean => isGradEnabled() && inputs.some((t) => t.requiresGrad);
+
+/** Would `record` record an op on `inputs` or give it a tangent? (Ops ask first to skip building rules they would not need.) */
+export const tracking = (inputs: T[]): boolean => recording(inputs) || hasTangents(inputs);
 
 // ---------------------------------------------------------------- memory scopes
 

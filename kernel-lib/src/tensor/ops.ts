@@ -1,6 +1,12 @@
 /**
  * Every tensor op, written once: its checks, its forward (the engine's
- * primitives) and its gradient (other ops) side by side. Composite ops
+ * primitives), its gradient and its tangent (both other ops) side by side.
+ * The gradient is the vector-Jacobian product that reverse mode needs; the
+ * tangent rule is the Jacobian-vector product that forward mode (jvp) needs.
+ * For elementwise ops the two are one formula (the Jacobian is diagonal), so
+ * unary and binary ops derive the tangent from the gradient. Gradients and
+ * tangents are written with recorded ops, so they can be differentiated
+ * again (grad of grad, Hessians). Composite ops
  * (mean, softmax, crossEntropy, ...) are written in terms of others and need
  * no gradient of their own. Each op takes its tensor first, so that the op
  * table (./table) makes the method `x.op(...)` and the function `op(x, ...)`
@@ -8,10 +14,11 @@
  * the dispatch.
  */
 import type { BinaryOp, DType, UnaryOp } from "../backend/backend";
-import { noGrad, isGradEnabled, runBackward } from "./autograd";
+import { enableGrad, noGrad, isGradEnabled, runBackward } from "./autograd";
 import { formatTensor } from "./format";
 import * as engine from "./engine";
-import { capability, checkDevices, lift, promote, record, recording, requireFloat } from "./engine";
+import { capability, checkDevices, lift, promote, record, requireFloat, tracking } from "./engine";
+import { hasTangents } from "./forward";
 import { Tensor as TensorClass, isFloat, type Device, type NestedArray, type TensorLike } from "./tensor";
 import { broadcastShapes, contiguousStrides, fmt, normDim, numel, sameShape, type Shape } from "./shape";
 
@@ -35,13 +42,13 @@ export function sumTo(g: Tensor, shape: Shape): Tensor {
 
 // ---------------------------------------------------------------- elementwise
 
-/** A unary op with its gradient. */
+/** A unary op with its gradient g * f'(x), which is also its tangent rule (t * f'(x)). */
 function unary(name: string, op: UnaryOp, x: Tensor, grad: (g: Tensor, x: Tensor, out: Tensor) => Tensor, float = true): Tensor {
   if (float) requireFloat(op, x);
   const inputs = [x];
   const out = engine.elementwise(op, inputs, x.shape, x.dtype === "bool" && op !== "copy" ? "int32" : x.dtype);
-  if (!recording(inputs)) return out;
-  return record(out, `${name}Backward`, inputs, (g) => [grad(g, x, out)], [x, out]);
+  if (!tracking(inputs)) return out;
+  return record(out, `${name}Backward`, inputs, (g) => [grad(g, x, out)], [x, out], ([t]) => grad(t!, x, out));
 }
 
 export const neg = (x: Tensor): Tensor => unary("Neg", "neg", x, (g) => neg(g), false);
@@ -69,14 +76,20 @@ function binary(name: string, op: BinaryOp, x: TensorLike, y: TensorLike, gradA:
   const shape = broadcastShapes(op, a.shape, b.shape);
   const inputs = [a, b];
   const out = engine.elementwise(op, inputs, shape, type);
-  if (!recording(inputs)) return out;
-  // Only the sides that need a gradient compute one.
+  if (!tracking(inputs)) return out;
+  // Only the sides that need a gradient compute one; the tangent is the sum of the sides' (broadcast).
   return record(
     out,
     `${name}Backward`,
     inputs,
     (g) => [a.requiresGrad ? sumTo(gradA(g, a, b, out), a.shape) : null, b.requiresGrad ? sumTo(gradB(g, a, b, out), b.shape) : null],
     [a, b],
+    ([ta, tb]) => {
+      const sa = ta === null ? null : gradA(ta, a, b, out);
+      const sb = tb === null ? null : gradB(tb, a, b, out);
+      const t = sa === null ? sb! : sb === null ? sa : add(sa, sb);
+      return sameShape(t.shape, shape) ? t : expand(t, shape);
+    },
   );
 }
 
@@ -145,10 +158,14 @@ function whereAny(cond: Tensor, x: TensorLike, y: TensorLike): Tensor {
   const b = lift(y, type, like.device);
   const shape = broadcastShapes("where", cond.shape, a.shape, b.shape);
   const out = engine.elementwise("where", [cond, a.dtype === type ? a : cast(a, type), b.dtype === type ? b : cast(b, type)], shape, type);
-  return record(out, "WhereBackward", [a, b], (g) => [
-    a.requiresGrad ? sumTo(whereAny(cond, g, 0), a.shape) : null,
-    b.requiresGrad ? sumTo(whereAny(cond, 0, g), b.shape) : null,
-  ], []);
+  return record(
+    out,
+    "WhereBackward",
+    [a, b],
+    (g) => [a.requiresGrad ? sumTo(whereAny(cond, g, 0), a.shape) : null, b.requiresGrad ? sumTo(whereAny(cond, 0, g), b.shape) : null],
+    [],
+    ([ta, tb]) => whereAny(cond, ta ?? 0, tb ?? 0),
+  );
 }
 
 /** Convert dtype; gradients flow between floating types. */
@@ -156,7 +173,7 @@ export function cast(x: Tensor, dtype: DType): Tensor {
   if (x.dtype === dtype) return x;
   const out = engine.convert(x, dtype);
   if (!isFloat(dtype)) return out;
-  return record(out, "ToCopyBackward", [x], (g) => [cast(g, x.dtype)]);
+  return record(out, "ToCopyBackward", [x], (g) => [cast(g, x.dtype)], [], ([t]) => cast(t!, dtype));
 }
 
 const full = engine.full;
@@ -186,7 +203,7 @@ export function sum(x: Tensor, dim?: number | number[], keepdim = false): Tensor
   const axes = reduceAxes("sum", x, dim);
   const kept = keptShape(x.shape, axes);
   const out = engine.reduce("sum", x, axes, keepdim ? kept : droppedShape(x.shape, axes));
-  return record(out, "SumBackward", [x], (g) => [expand(reshape(g, kept), x.shape)]);
+  return record(out, "SumBackward", [x], (g) => [expand(reshape(g, kept), x.shape)], [], ([t]) => sum(t!, axes, keepdim));
 }
 
 export function mean(x: Tensor, dim?: number | number[], keepdim = false): Tensor {
@@ -213,22 +230,25 @@ function extreme(op: "max" | "min", x: Tensor, dim: number | undefined, keepdim:
       out,
       name,
       [x],
-      (g) => {
-        const at = argExtreme(op, x, axes[0], true);
-        return [engine.scatterAdd(reshape(g, kept), axes[0], at, x.shape)];
-      },
+      (g) => [scatterAdd(reshape(g, kept), axes[0], argExtreme(op, x, axes[0], true), x.shape)],
       [x],
+      ([t]) => reshape(gather(t!, axes[0], argExtreme(op, x, axes[0], true)), out.shape),
     );
   }
+  const hit = () => cast(compare("eq", x, reshape(out, kept)), x.dtype);
   return record(
     out,
     name,
     [x],
     (g) => {
-      const hit = cast(compare("eq", x, reshape(out, kept)), x.dtype);
-      return [div(mul(hit, reshape(g, kept)), sum(hit, axes, true))];
+      const h = hit();
+      return [div(mul(h, reshape(g, kept)), sum(h, axes, true))];
     },
     [x],
+    ([t]) => {
+      const h = hit();
+      return reshape(div(sum(mul(h, t!), axes, true), sum(h, axes, true)), out.shape);
+    },
   );
 }
 
@@ -249,8 +269,9 @@ export const argmin = (x: Tensor, dim?: number, keepdim = false): Tensor => argE
 /** The Euclidean norm; its gradient x / norm is taken as 0 at the zero vector (as torch). */
 export function norm(x: Tensor): Tensor {
   requireFloat("norm", x);
-  const out = noGrad(() => sqrt(sum(mul(x, x))));
-  return record(out, "NormBackward", [x], (g) => [mul(g, div(x, where(compare("eq", out, 0), 1, out)))], [x]);
+  const out = engine.detached(noGrad(() => sqrt(sum(mul(x, x)))));
+  const unit = () => div(x, where(compare("eq", out, 0), 1, out));
+  return record(out, "NormBackward", [x], (g) => [mul(g, unit())], [x], ([t]) => sum(mul(t!, unit())));
 }
 
 export function logSoftmax(x: Tensor, dim: number): Tensor {
@@ -282,10 +303,22 @@ function bmm(a: Tensor, b: Tensor, transA = false, transB = false): Tensor {
   const batch = numel(a.shape.slice(0, -2));
   const out = engine.matmul(a, b, { batch, m, k, n, transA, transB }, [...a.shape.slice(0, -2), m, n]);
   // C = op(A) op(B): dA = g op(B)^T (transposed back if A was), dB = op(A)^T g (likewise)
-  return record(out, "MmBackward", [a, b], (g) => [
-    a.requiresGrad ? (transA ? bmm(b, g, transB, true) : bmm(g, b, false, !transB)) : null,
-    b.requiresGrad ? (transB ? bmm(g, a, true, transA) : bmm(a, g, !transA, false)) : null,
-  ], [a, b]);
+  // and its tangent op(tA) op(B) + op(A) op(tB)
+  return record(
+    out,
+    "MmBackward",
+    [a, b],
+    (g) => [
+      a.requiresGrad ? (transA ? bmm(b, g, transB, true) : bmm(g, b, false, !transB)) : null,
+      b.requiresGrad ? (transB ? bmm(g, a, true, transA) : bmm(a, g, !transA, false)) : null,
+    ],
+    [a, b],
+    ([ta, tb]) => {
+      const sa = ta === null ? null : bmm(ta, b, transA, transB);
+      const sb = tb === null ? null : bmm(a, tb, transA, transB);
+      return sa === null ? sb : sb === null ? sa : add(sa, sb);
+    },
+  );
 }
 
 /** x @ w^T for a weight stored [out, in], as nn.Linear needs (no transposed copy). @internal */
@@ -324,9 +357,23 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
 
 // ---------------------------------------------------------------- movement
 
-/** Zeros of `shape` with `src` added at the positions of a view. */
+/**
+ * Zeros of `shape` with `src` added at the positions of a view (`strides`
+ * and `offset` in the row-major layout of `shape`): index's gradient.
+ */
 function scatterView(src: Tensor, shape: Shape, viewShape: Shape, strides: number[], offset: number): Tensor {
-  return engine.viewAdd(full(shape, 0, src.dtype, src.device), src, viewShape, strides, offset);
+  const out = engine.viewAdd(full(shape, 0, src.dtype, src.device), src, viewShape, strides, offset);
+  return record(out, "ScatterViewBackward", [src], (g) => [takeView(g, viewShape, strides, offset)], [], ([t]) =>
+    scatterView(t!, shape, viewShape, strides, offset),
+  );
+}
+
+/** The elements of `x` at a view (`strides` and `offset` in its row-major layout): scatterView's gradient. */
+function takeView(x: Tensor, viewShape: Shape, strides: number[], offset: number): Tensor {
+  const out = engine.view(engine.dense(x), viewShape, strides, offset);
+  return record(out, "TakeViewBackward", [x], (g) => [scatterView(g, x.shape, viewShape, strides, offset)], [], ([t]) =>
+    takeView(t!, viewShape, strides, offset),
+  );
 }
 
 export function reshape(x: Tensor, ...dims: Array<number | number[]>): Tensor {
@@ -341,13 +388,13 @@ export function reshape(x: Tensor, ...dims: Array<number | number[]>): Tensor {
   if (sameShape(target, x.shape)) return x;
   // A view where the elements are in order (as PyTorch's reshape), else a copy.
   const out = engine.sharing(engine.isContiguous(x) ? x : engine.dense(x), target);
-  return record(out, "ViewBackward", [x], (g) => [reshape(g, x.shape)]);
+  return record(out, "ViewBackward", [x], (g) => [reshape(g, x.shape)], [], ([t]) => reshape(t!, target));
 }
 
 /** x's memory seen with new sizes and strides (squeeze, unsqueeze): a view. */
 function restride(x: Tensor, shape: Shape, strides: number[]): Tensor {
   const out = engine.view(x, shape, strides, engine.offsetOf(x));
-  return record(out, "ViewBackward", [x], (g) => [reshape(g, x.shape)]);
+  return record(out, "ViewBackward", [x], (g) => [reshape(g, x.shape)], [], ([t]) => reshape(t!, shape));
 }
 
 /** The same as reshape. */
@@ -364,7 +411,7 @@ export function permute(x: Tensor, ...order: Array<number | number[]>): Tensor {
   const own = engine.stridesOf(x);
   const out = engine.view(x, d.map((i) => x.shape[i]), d.map((i) => own[i]), engine.offsetOf(x));
   const inverse = d.map((_, i) => d.indexOf(i));
-  return record(out, "PermuteBackward", [x], (g) => [permute(g, inverse)]);
+  return record(out, "PermuteBackward", [x], (g) => [permute(g, inverse)], [], ([t]) => permute(t!, d));
 }
 
 /** Swap two dimensions (by default the last two). */
@@ -389,7 +436,7 @@ export function expand(x: Tensor, ...dims: Array<number | number[]>): Tensor {
   const own = engine.stridesOf(x);
   const strides = target.map((_, i) => (i < lead || x.shape[i - lead] === 1 ? 0 : own[i - lead]));
   const out = engine.view(x, target, strides, engine.offsetOf(x));
-  return record(out, "ExpandBackward", [x], (g) => [sumTo(g, x.shape)]);
+  return record(out, "ExpandBackward", [x], (g) => [sumTo(g, x.shape)], [], ([t]) => expand(t!, target));
 }
 
 export function squeeze(x: Tensor, dim?: number): Tensor {
@@ -471,7 +518,9 @@ export function index(x: Tensor, ...specs: IndexSpec[]): Tensor {
   });
   if (numel(viewShape) === 0) return full(outShape, 0, x.dtype, x.device);
   const out = engine.view(x, outShape, outStrides, memOffset);
-  return record(out, "IndexBackward", [x], (g) => [scatterView(reshape(g, viewShape), x.shape, viewShape, strides, offset)]);
+  return record(out, "IndexBackward", [x], (g) => [scatterView(reshape(g, viewShape), x.shape, viewShape, strides, offset)], [], ([t]) =>
+    index(t!, ...specs),
+  );
 }
 
 function checkIndex(op: string, index: Tensor, size: number, dim: number, what = "index"): void {
@@ -492,7 +541,13 @@ export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
   }
   checkIndex("gather", index, x.shape[d], d);
   const out = engine.gather(x, d, index);
-  return record(out, "GatherBackward", [x], (g) => [engine.scatterAdd(g, d, index, x.shape)]);
+  return record(out, "GatherBackward", [x], (g) => [scatterAdd(g, d, index, x.shape)], [], ([t]) => gather(t!, d, index));
+}
+
+/** Zeros of `shape` with `src` added at the positions `index` names along `dim`: gather's gradient. */
+function scatterAdd(src: Tensor, dim: number, index: Tensor, shape: Shape): Tensor {
+  const out = engine.scatterAdd(src, dim, index, shape);
+  return record(out, "ScatterAddBackward", [src], (g) => [gather(g, dim, index)], [], ([t]) => scatterAdd(t!, dim, index, shape));
 }
 
 /** Join tensors along an existing dimension. */
@@ -524,8 +579,13 @@ function catAny(tensors: Tensor[], dim: number): Tensor {
     }
     at += t.shape[d];
   }
-  return record(outTensor, "CatBackward", tensors, (g) =>
-    tensors.map((t, i) => (t.requiresGrad ? index(g, ...Array(d).fill(null), [starts[i], starts[i] + t.shape[d]]) : null)),
+  return record(
+    outTensor,
+    "CatBackward",
+    tensors,
+    (g) => tensors.map((t, i) => (t.requiresGrad ? index(g, ...Array(d).fill(null), [starts[i], starts[i] + t.shape[d]]) : null)),
+    [],
+    (ts) => catAny(ts.map((t, i) => t ?? full(tensors[i].shape, 0, dtype, first.device)), d),
   );
 }
 
@@ -571,6 +631,7 @@ function assign<X extends Tensor>(t: X, op: string, value: Tensor): X {
         : `${op}: in-place changes to a tensor inside the graph are not supported; use the out-of-place op instead`,
     );
   }
+  if (hasTangents([t])) throw new Error(`${op}: a tensor that carries a forward-mode tangent (inside jvp) cannot be changed in place; use the out-of-place op instead`);
   if (!sameShape(value.shape, t.shape)) {
     throw new RangeError(`${op}: the result has shape ${fmt(value.shape)} but the tensor has shape ${fmt(t.shape)}`);
   }
@@ -623,6 +684,16 @@ export function equal(t: Tensor, o: Tensor) {
 /** True if every |t - o| <= atol + rtol * |o| (shapes broadcast). */
 export const allclose = (t: Tensor, o: TensorLike, rtol = 1e-5, atol = 1e-8) => mapRead(item(closeMismatches(t, o, rtol, atol)), (n) => n === 0);
 
+/**
+ * The same tensor as a new object on the same memory, recorded (gradients and
+ * tangents pass through unchanged), so that a transform can give it a
+ * gradient or a tangent of its own. @internal
+ */
+export function alias(x: Tensor): Tensor {
+  const out = engine.view(x, x.shape, engine.stridesOf(x), engine.offsetOf(x));
+  return record(out, "AliasBackward", [x], (g) => [g], [], ([t]) => t);
+}
+
 /** The same values, cut from the graph: gradients do not flow through the result. */
 export const detach = (t: Tensor): Tensor => engine.detached(t);
 
@@ -645,40 +716,78 @@ export async function cpu(t: Tensor): Promise<Tensor> {
 /** Free the tensor's memory now (see engine.dispose). */
 export const dispose = (t: Tensor): void => engine.dispose(t);
 
-/**
- * d(t)/d(leaves), accumulated into each leaf's `grad`. Without an argument t
- * must be a single value; otherwise pass the gradient of some scalar with
- * respect to t (same shape).
- */
-export function backward(t: Tensor, gradient?: Tensor): void {
-  if (!t.requiresGrad) {
-    throw new Error("backward: this tensor does not require grad and has no gradFn (did you set requiresGrad on the inputs?)");
-  }
-  let g: Tensor;
+/** Options of `backward()`. */
+export interface BackwardOptions {
+  /** Record the backward pass too, so that the gradients can be differentiated again (grad of grad). */
+  createGraph?: boolean;
+}
+
+/** The seed of a backward pass from `t`: ones for a single value, else `gradient` (same shape). */
+function seedOf(op: string, t: Tensor, gradient: Tensor | undefined): Tensor {
   if (gradient === undefined) {
     if (t.size !== 1) {
       throw new Error(
-        `backward: grad can be implicitly created only for scalar outputs; this tensor has shape ${fmt(t.shape)}. ` +
+        `${op}: grad can be implicitly created only for scalar outputs; this tensor has shape ${fmt(t.shape)}. ` +
           `Pass a gradient of the same shape (e.g. ones(${fmt(t.shape)})) or reduce it first (e.g. .sum()).`,
       );
     }
-    g = full(t.shape, 1, t.dtype, t.device);
-  } else {
-    if (!(gradient instanceof Tensor)) throw new TypeError(`backward: the gradient must be a Tensor, got ${typeof gradient}`);
-    if (!sameShape(gradient.shape, t.shape)) {
-      throw new RangeError(`backward: gradient has shape ${fmt(gradient.shape)} but the tensor has shape ${fmt(t.shape)}`);
-    }
-    g = cast(gradient, t.dtype);
+    return full(t.shape, 1, t.dtype, t.device);
   }
+  if (!(gradient instanceof Tensor)) throw new TypeError(`${op}: the gradient must be a Tensor, got ${typeof gradient}`);
+  if (!sameShape(gradient.shape, t.shape)) {
+    throw new RangeError(`${op}: gradient has shape ${fmt(gradient.shape)} but the tensor has shape ${fmt(t.shape)}`);
+  }
+  return cast(gradient, t.dtype);
+}
+
+/**
+ * d(t)/d(leaves), accumulated into each leaf's `grad`. Without a gradient t
+ * must be a single value; otherwise pass the gradient of some scalar with
+ * respect to t (same shape). `{ createGraph: true }` records the pass, so
+ * that the gradients can be differentiated again.
+ */
+export function backward(t: Tensor, gradient?: Tensor | BackwardOptions, options: BackwardOptions = {}): void {
+  if (gradient !== undefined && !(gradient instanceof Tensor)) {
+    if (typeof gradient !== "object" || gradient === null) throw new TypeError(`backward: the gradient must be a Tensor, got ${typeof gradient}`);
+    return backward(t, undefined, gradient);
+  }
+  const unknown = Object.keys(options).filter((k) => k !== "createGraph");
+  if (unknown.length > 0) throw new TypeError(`backward: unknown option ${unknown.join(", ")} (the options are: createGraph)`);
+  if (!t.requiresGrad) {
+    throw new Error("backward: this tensor does not require grad and has no gradFn (did you set requiresGrad on the inputs?)");
+  }
+  const g = seedOf("backward", t, gradient);
+  const createGraph = options.createGraph === true;
+  const found = runBackward(t, g, null, createGraph);
   noGrad(() => {
-    for (const { leaf, grad, shared } of runBackward(t, g)) {
-      if (leaf.grad !== null && leaf.grad.device === grad.device) add_(leaf.grad, grad);
+    for (const { tensor: leaf, grad, shared } of found) {
+      const record = createGraph ? enableGrad : noGrad;
+      if (leaf.grad === null || leaf.grad.device !== grad.device) leaf.grad = shared ? record(() => clone(grad)) : grad;
+      // out of place where a gradient has a graph, so that the stored one keeps it
+      else if (createGraph || leaf.grad.requiresGrad) leaf.grad = record(() => add(leaf.grad!, grad));
       else {
-        leaf.grad = shared ? clone(grad) : grad;
-        // its memory lives as long as the leaf's (a tidy() around backward() keeps it)
-        engine.keepWith(leaf.grad, leaf);
+        add_(leaf.grad, grad);
+        continue;
       }
+      // its memory lives as long as the leaf's (a tidy() around backward() keeps it)
+      engine.keepWith(leaf.grad, leaf);
     }
+  });
+}
+
+/**
+ * The gradients of `outputs` (seeded with `gradOutputs`, or ones for single
+ * values) with respect to `inputs`, returned rather than stored (as
+ * torch.autograd.grad): null for an input the outputs do not depend on.
+ * @internal the transforms (../func) are built on it
+ */
+export function gradients(outputs: Tensor, inputs: Tensor[], gradOutput?: Tensor, createGraph = false): Array<Tensor | null> {
+  const seed = seedOf("grad", outputs, gradOutput);
+  if (!outputs.requiresGrad) return inputs.map(() => null);
+  const found = new Map(runBackward(outputs, seed, inputs, createGraph).map((f) => [f.tensor, f]));
+  return inputs.map((x) => {
+    const f = found.get(x);
+    return f === undefined ? null : f.shared && !createGraph ? clone(f.grad) : f.grad;
   });
 }
 

@@ -125,7 +125,8 @@ export interface TensorMethods<D extends Device> {
    * argument this must be a single value; otherwise pass the gradient of some
    * scalar with respect to this tensor (same shape).
    */
-  backward(gradient?: Tensor<D>): void;
+  backward(gradient?: Tensor<D>, options?: ops.BackwardOptions): void;
+  backward(options: ops.BackwardOptions): void;
   /**
    * Free this tensor's memory now. Tensors sharing the memory (detach,
    * reshape) become unusable too.

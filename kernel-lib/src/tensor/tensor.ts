@@ -39,6 +39,8 @@ export class Tensor<D extends Device = DefaultDevice> {
   /** The recorded op that produced this tensor (null for leaves). */
   gradFn: GradNode | null = null;
   private _requiresGrad = false;
+  /** @internal forward-mode tangents, by jvp() level (./forward) */
+  _tangents: Map<number, Tensor<D>> | null = null;
 
   /**
    * @internal Where the elements sit in the storage: null when the tensor is
