@@ -48,7 +48,9 @@ function argList(name: string, args: unknown[], argnums: number | number[]): num
 
 function checkInput(name: string, x: unknown, what: string): T {
   if (!isTensor(x)) throw new TypeError(`${name}: ${what} must be a Tensor, got ${x === null ? "null" : typeof x}`);
-  if (!isFloat(x.dtype)) throw new TypeError(`${name}: ${what} is a ${x.dtype} tensor of shape ${fmt(x.shape)}; derivatives need a floating-point one (convert with .float())`);
+  if (!isFloat(x.dtype)) {
+    throw new TypeError(`${name}: ${what} is ${x.dtype === "int32" ? "an" : "a"} ${x.dtype} tensor of shape ${fmt(x.shape)}; derivatives need a floating-point one (convert with .float())`);
+  }
   return x;
 }
 
