@@ -205,3 +205,68 @@ if (want("W5")) {
     }
   }
 }
+
+if (want("W7")) {
+  console.log("\nW7 second order: logistic-regression loss, Hessian and Hessian-vector product (ms per call)");
+  const torch = peer("w7_hessian_torch.py");
+  const data = w7Data();
+  for (const [n, d] of [[1000, 100], [10000, 50]]) {
+    const ours = tensorBench.w7(n, d, data.make(n, d));
+    const theirs = torch.skipped ? null : torch.cases.find((c) => c.N === n && c.D === d);
+    row(`kernel-lib N=${n},D=${d}`, "", "", `H00 ${fmt(ours.H00, 6)} H01 ${fmt(ours.H01, 6)} hvp0 ${fmt(ours.hvp0, 6)}${data.note}`);
+    for (const [what, key] of [["hessian", "hessian_ms"], ["hvp", "hvp_ms"], ["grad", "grad_ms"]]) {
+      const mine = ours[`${what}Ms`];
+      row(`  ${what}`, fmt(mine), "ms", theirs ? `PyTorch ${fmt(theirs[key])} ms: ${ratio(theirs[key], mine)}` : torch.skipped);
+    }
+    if (theirs) {
+      const agree = (a, b) => Math.abs(a - b) <= 1e-5 + 1e-4 * Math.abs(b);
+      const ok = agree(ours.H00, theirs.H00) && agree(ours.H01, theirs.H01) && agree(ours.hvp0, theirs.hvp0);
+      console.log(`  PyTorch H00 ${fmt(theirs.H00, 6)} H01 ${fmt(theirs.H01, 6)} hvp0 ${fmt(theirs.hvp0, 6)}: ${ok ? "agree" : "DISAGREE"} (float32)`);
+      if (!ok && data.same) process.exitCode = 1;
+    }
+  }
+  console.log("\nW7b forward mode against a backward pass, W4's MLP as a function of its first layer's weights (ms per call)");
+  for (const [b, h] of [[256, 128], [64, 32]]) {
+    const r = tensorBench.w4jvp(b, h);
+    row(`kernel-lib B=${b},H=${h} forward`, fmt(r.forwardMs), "ms");
+    row("  forward + backward", fmt(r.backwardMs), "ms", `${fmt(r.backwardMs / r.forwardMs, 2)}x the forward`);
+    row("  jvp (forward mode)", fmt(r.jvpMs), "ms", `${fmt(r.jvpMs / r.forwardMs, 2)}x the forward`);
+  }
+}
+
+/**
+ * W7's data as the peer makes it (numpy default_rng(0)), written by Debian's
+ * Python with numpy; without it, our own generator (the H values then differ
+ * from the peer's and are not compared).
+ */
+function w7Data() {
+  const script = `
+import sys, numpy as np
+n, d = int(sys.argv[1]), int(sys.argv[2])
+rng = np.random.default_rng(0)
+X = (rng.standard_normal((n, d)) / np.sqrt(d)).astype(np.float32)
+s = np.sign(rng.standard_normal(n)); s[s == 0] = 1
+y = s.astype(np.float32)
+w = (rng.standard_normal(d) * 0.1).astype(np.float32)
+sys.stdout.buffer.write(X.tobytes() + y.tobytes() + w.tobytes())
+`;
+  const fromNumpy = (n, d) => {
+    const buf = execFileSync(python, ["-c", script, String(n), String(d)], { maxBuffer: 1 << 28 });
+    const f = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
+    return { X: f.slice(0, n * d), y: f.slice(n * d, n * d + n), w: f.slice(n * d + n) };
+  };
+  try {
+    fromNumpy(2, 2);
+    return { make: fromNumpy, same: true, note: "" };
+  } catch {
+    const rng = new Random(0);
+    const normal = () => Math.sqrt(-2 * Math.log(1 - rng.random())) * Math.cos(2 * Math.PI * rng.random());
+    const make = (n, d) => ({
+      X: Float32Array.from({ length: n * d }, () => normal() / Math.sqrt(d)),
+      y: Float32Array.from({ length: n }, () => (normal() >= 0 ? 1 : -1)),
+      w: Float32Array.from({ length: d }, () => normal() * 0.1),
+    });
+    return { make, same: false, note: " (our own data: numpy is missing)" };
+  }
+}
+

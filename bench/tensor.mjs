@@ -102,3 +102,78 @@ export function w6add() {
   }
   return median(reps);
 }
+
+/** Time `fn` as the W7 peer does: 2 warm-up calls, k calls per repetition (>= ~0.2 s), 5 repetitions; ms per call. */
+function timePerCall(fn) {
+  fn();
+  fn();
+  let t = performance.now();
+  fn();
+  const one = performance.now() - t;
+  const k = Math.max(1, Math.floor(200 / Math.max(one, 1e-6)));
+  const reps = [];
+  for (let r = 0; r < 5; r++) {
+    t = performance.now();
+    for (let i = 0; i < k; i++) fn();
+    reps.push((performance.now() - t) / k);
+  }
+  return median(reps);
+}
+
+/**
+ * W7: the logistic-regression loss f(w) = mean(softplus(-y * (X @ w))) on
+ * X [N, D], y, w (float32 arrays, the peer's data when given): ms per
+ * hessian(f)(w), per hvp(f, w, v) with v = ones(D) / sqrt(D), and per
+ * gradient; with H[0][0], H[0][1] and the first Hv entry.
+ */
+export function w7(n, d, data) {
+  const X = k.tensor(data.X).reshape(n, d);
+  const y = k.tensor(data.y);
+  const w = k.tensor(data.w);
+  const v = k.full([d], 1 / Math.sqrt(d));
+  const f = (w_) => y.neg().mul(X.matmul(w_)).exp().log1p().mean();
+  const H = k.hessian(f)(w);
+  const [, hv] = k.hvp(f, w, v);
+  const Hd = H.data();
+  const gradOnce = () => {
+    const w_ = w.clone().requiresGrad_();
+    f(w_).backward();
+    return w_.grad;
+  };
+  return {
+    hessianMs: timePerCall(() => k.hessian(f)(w)),
+    hvpMs: timePerCall(() => k.hvp(f, w, v)),
+    gradMs: timePerCall(gradOnce),
+    H00: Hd[0],
+    H01: Hd[1],
+    hvp0: hv.data()[0],
+  };
+}
+
+/**
+ * Forward mode against a backward pass on W4's MLP (784-H-10, cross-entropy,
+ * batch B), as a function of the first layer's weights: ms per forward pass,
+ * per forward + backward, and per jvp (the loss and its derivative along a
+ * random direction of the weights, in one forward pass).
+ */
+export function w4jvp(batch, hidden) {
+  k.manualSeed(0);
+  const X = k.randn(batch, 784);
+  const labels = k.randint(0, 10, [batch]);
+  const W1 = k.randn(hidden, 784).mul(0.03);
+  const b1 = k.zeros(hidden);
+  const W2 = k.randn(10, hidden).mul(0.1);
+  const b2 = k.zeros(10);
+  const T = k.randn(hidden, 784);
+  const loss = (w1) => k.crossEntropy(X.matmul(w1.T).add(b1).relu().matmul(W2.T).add(b2), labels);
+  const backward = () => {
+    const w1 = W1.detach().requiresGrad_();
+    loss(w1).backward();
+    return w1.grad;
+  };
+  return {
+    forwardMs: timePerCall(() => loss(W1)),
+    backwardMs: timePerCall(backward),
+    jvpMs: timePerCall(() => k.jvp(loss, [W1], [T])),
+  };
+}

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import * as path from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
@@ -295,4 +295,53 @@ describe.runIf(available)("lesson 01 in a real browser", () => {
     expect(bare.text).toContain("plotly.js is not loaded in this page");
     await page.close();
   }, 60_000);
+
+  it("lesson 03's step-through drawing steps through the backward pass, and shows the strip without scripts", async () => {
+    const r = await runNotebook(path.join(root, "notebooks", "03-backprop-from-scratch.ipynb"), { writeDir: path.join(out, "steps"), log: () => {} });
+    expect(r.passed).toBe(true);
+    const nb = JSON.parse(readFileSync(r.written!, "utf8")) as { cells: Array<{ id?: string; outputs?: Array<{ data?: Record<string, string> }> }> };
+    const html = nb.cells.find((c) => c.id === "cell-35-steps")!.outputs![0].data!["text/html"];
+    const file = path.join(out, "steps.html");
+    writeFileSync(file, `<!doctype html><body>${html}</body>`);
+    const page = await browser.newPage({ viewport: { width: 900, height: 420 } });
+    const pageErrors: string[] = [];
+    page.on("pageerror", (e) => pageErrors.push(e.message));
+    await page.goto(`file://${file}`);
+    const state = () =>
+      page.evaluate(() => ({
+        count: document.querySelector(".kl-count")?.textContent,
+        caption: document.querySelector(".kl-caption")?.textContent,
+        nodes: document.querySelectorAll(".kl-frame g.node").length,
+        active: Array.from(document.querySelectorAll(".kl-frame g.node path")).filter((p) => p.getAttribute("stroke") === "#d62728").length,
+        statics: document.querySelectorAll(".kernel-lib-static").length,
+      }));
+    expect(await state()).toEqual({ count: "1 / 4", caption: "The seed: ∂L/∂L = 1.", nodes: 5, active: 1, statics: 0 });
+    await page.click('button[data-go="next"]');
+    await page.click('button[data-go="next"]');
+    const second = await state();
+    expect(second.count).toBe("3 / 4");
+    expect(second.caption).toBe("Step 2 of 3: c passes its gradient 1 on, times each local derivative: 3 × 1 = 3 to a; 2 × 1 = 2 to the constant 3.");
+    await page.screenshot({ path: path.join(shots, "steps-player.png") });
+    await page.click('button[data-go="last"]');
+    expect((await state()).count).toBe("4 / 4");
+    expect(await page.evaluate(() => document.querySelector(".kl-frame")?.textContent)).toContain("grad 3 + 4 = 7");
+    await page.click('button[data-go="first"]');
+    expect((await state()).count).toBe("1 / 4");
+    expect(pageErrors).toEqual([]);
+    await page.close();
+    // no scripts (an untrusted notebook, a preview): the strip of all the steps, as one picture
+    const context = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 900, height: 1400 } });
+    const still = await context.newPage();
+    await still.goto(`file://${file}`);
+    const img = await still.evaluate(() => {
+      const i = document.querySelector<HTMLImageElement>(".kernel-lib-steps img.kernel-lib-static");
+      return i ? { w: i.naturalWidth, h: i.naturalHeight } : null;
+    });
+    await still.screenshot({ path: path.join(shots, "steps-strip.png") });
+    expect(img).not.toBeNull();
+    expect(img!.w).toBeGreaterThan(400);
+    expect(img!.h).toBeGreaterThan(4 * 150); // four frames, one under the other
+    await context.close();
+  }, 120_000);
 });
+

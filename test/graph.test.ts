@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Variable, sub, arange, graphDot, graphSVG } from "kernel-lib";
+import { Variable, sub, arange, tensor, graphDot, graphSVG, graphSteps, drawGraph } from "kernel-lib";
 
 describe("computational-graph drawings", () => {
   it("draw the lecture's MSE graph with values, gradients and roles", async () => {
@@ -58,5 +58,74 @@ describe("computational-graph drawings", () => {
 
   it("rejects other values", () => {
     expect(() => graphDot({})).toThrow("drawGraph: expected a Variable, a Tensor, or a node with numeric `data`");
+  });
+});
+
+describe("the backward pass, step by step (drawGraph with steps)", () => {
+  /** Where each node sits in a frame (Graphviz's drawn shapes, by node id). */
+  const layout = (svg: string) => [...svg.matchAll(/<title>(n\d+)<\/title>\s*<(?:path|polygon|ellipse)[^>]*?(?:\sd|points|cx)="([^"]+)"/g)].map((m) => `${m[1]} ${m[2]}`);
+
+  it("replays a node used twice: what each edge carries and the running sum", async () => {
+    const x = new Variable(2, "x");
+    const y = new Variable(3, "y");
+    const a = x.mul(y);
+    a.label = "a";
+    const b = x.pow(2);
+    b.label = "b";
+    const z = a.add(b);
+    z.label = "z";
+    const { svgs, captions } = await graphSteps(z, { parameters: [x, y] });
+    expect(captions).toEqual([
+      "The seed: ∂z/∂z = 1.",
+      "Step 1 of 3: z passes its gradient 1 on, times each local derivative: 1 × 1 = 1 to a; 1 × 1 = 1 to b.",
+      "Step 2 of 3: b passes its gradient 1 on, times each local derivative: 4 × 1 = 4 to x.",
+      "Step 3 of 3: a passes its gradient 1 on, times each local derivative: 3 × 1 = 3 to x; 2 × 1 = 2 to y.",
+    ]);
+    expect(svgs).toHaveLength(4);
+    expect(svgs[0]).toContain("grad —"); // nothing has arrived at x yet
+    expect(svgs[2]).toContain("grad 4<");
+    expect(svgs[3]).toContain("grad 4 + 3 = 7");
+    z.backward();
+    expect(x.grad).toBe(7); // the replay's sum is backward's
+    // one layout for all the frames: every node stays where it is
+    expect(layout(svgs[0]).length).toBe(5);
+    for (const svg of svgs) expect(layout(svg)).toEqual(layout(svgs[0]));
+    // the active node is framed in red, the nodes done are green
+    expect(svgs[2]).toMatch(/<title>n\d+<\/title>\s*<path fill="#ffffff" stroke="#d62728" stroke-width="3"/);
+    expect(svgs[3].match(/fill="#c7e9c0"/g)).toHaveLength(2); // z and b (a is the active one)
+  });
+
+  it("replays a tensor graph with each op's recorded backward; its gradients are backward's", async () => {
+    const t = tensor([1, 2, 3]).requiresGrad_();
+    const h = t.mul(2);
+    const out = h.add(1).mul(h).sum();
+    const { captions } = await graphSteps(out, { names: new Map([[t, "t"]]) });
+    expect(captions).toHaveLength(5);
+    expect(captions[4]).toBe("Step 4 of 4: MulBackward turns its output's gradient into its inputs': [10, 18, 26] to t.");
+    expect(t.grad).toBeNull(); // the replay leaves the leaves' gradients alone
+    out.backward();
+    expect(t.grad!.toArray()).toEqual([10, 18, 26]);
+  });
+
+  it("a lesson's own engine needs its local gradients for the replay", async () => {
+    const node = { data: 1, grad: 0, children: [{ data: 2, grad: 0, children: [] }] };
+    await expect(graphSteps(node)).rejects.toThrow("drawGraph steps: replaying the backward pass needs each node's local derivatives");
+  });
+
+  it("outside a notebook, prints the steps as text", async () => {
+    const w = new Variable(3, "w");
+    const out = w.mul(w);
+    out.label = "out";
+    const logged: string[] = [];
+    const log = console.log;
+    console.log = (s: string) => logged.push(s);
+    try {
+      await drawGraph(out, { steps: true });
+    } finally {
+      console.log = log;
+    }
+    expect(logged.join("\n")).toBe(
+      "the backward pass in 1 step:\nThe seed: ∂out/∂out = 1.\nStep 1 of 1: out passes its gradient 1 on, times each local derivative: 3 × 1 = 3 to w; 3 × 1 = 3 to w.",
+    );
   });
 });

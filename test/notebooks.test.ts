@@ -63,6 +63,7 @@ const expected: Record<string, Array<string | RegExp>> = {
     "L = 4\nw.grad = dL/dw = -4\n", // the same from the Value engine
     "topological order: [w, x, z, y, -1, -y, e, L]",
     "dL/da = 7", // a node used twice: 2a + 3 at a = 2
+    "Step 3 of 3: b passes its gradient 1 on, times each local derivative: 4 × 1 = 4 to a.", // the step-through drawing
     "with = instead of +=: dL/da = 4",
     "after 50 steps: w = 2.0000",
     "computational graph with 8 nodes",

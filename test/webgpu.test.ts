@@ -16,6 +16,13 @@ import {
   zeros,
   opTable,
   CHECKS,
+  grad,
+  jvp,
+  jacrev,
+  jacfwd,
+  hessian,
+  hvp,
+  gradcheck,
   type Device,
   type OpEntry,
   type OpName,
@@ -289,6 +296,50 @@ describe.runIf(available)("webgpu matches the cpu backend for every op in the op
       }
       await expectSame(pg, pc);
     }
+  });
+});
+
+describe.runIf(available)("the function transforms on webgpu match the cpu", () => {
+  // (float32: the GPU has no float64)
+  const [Xc, Xg] = pair([6, 4]);
+  const [yc, yg] = pair([6]);
+  const loss = (X: Any, y: Any) => (w: Any) => y.sign().neg().mul(X.matmul(w)).exp().log1p().mean();
+  const net = (X: Any) => (w: Any) => X.matmul(w).tanh().softmax(0);
+  const [wc, wg] = pair([4]);
+  const [vc, vg] = pair([4]);
+  it("grad, hessian (forward over reverse) and jacrev(jacrev)", async () => {
+    await expectSame(grad(loss(Xg, yg))(wg), grad(loss(Xc, yc))(wc));
+    await expectSame(hessian(loss(Xg, yg))(wg), hessian(loss(Xc, yc))(wc));
+    await expectSame(jacrev(jacrev(loss(Xg, yg)))(wg), hessian(loss(Xc, yc))(wc));
+  });
+  it("jvp, jacfwd, jacrev and hvp", async () => {
+    const [outG, tG] = jvp(net(Xg), [wg], [vg]);
+    const [outC, tC] = jvp(net(Xc), [wc], [vc]);
+    await expectSame(outG, outC);
+    await expectSame(tG, tC);
+    await expectSame(jacfwd(net(Xg))(wg), jacrev(net(Xc))(wc));
+    await expectSame(jacrev(net(Xg))(wg), jacrev(net(Xc))(wc));
+    const [valueG, hvG] = hvp(loss(Xg, yg), wg, vg);
+    const [valueC, hvC] = hvp(loss(Xc, yc), wc, vc);
+    await expectSame(valueG, valueC);
+    await expectSame(hvG, hvC);
+  });
+  it("backward({ createGraph }) twice", async () => {
+    const results = await Promise.all(
+      [[Xc, yc, wc], [Xg, yg, wg]].map(async ([X, y, w0]) => {
+        const w = (w0 as Any).detach().requiresGrad_();
+        loss(X as Any, y as Any)(w).backward({ createGraph: true });
+        const g = w.grad!;
+        w.grad = null;
+        g.mul(g).sum().backward();
+        return w.grad!;
+      }),
+    );
+    await expectSame(results[1], results[0]);
+  });
+  it("gradcheck says where float64 is missing", () => {
+    expect(() => gradcheck((w: Any) => w.exp(), [wg.detach().requiresGrad_()])).toThrow("gradcheck: input 0 is float32; finite differences need float64 to be meaningful");
+    expect(() => gradcheck((w: Any) => w.exp(), [wg.detach().requiresGrad_()])).toThrow("and webgpu has no float64: check on the CPU");
   });
 });
 

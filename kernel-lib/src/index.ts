@@ -6,7 +6,7 @@ export { Random, seededRandom } from "./random";
 export { check, checkThat, CheckFailure } from "./lesson/check";
 export type { CheckOptions } from "./lesson/check";
 export { plot, Figure, LiveLoss, resetPlotly } from "./plot";
-export { drawGraph, graphSVG, graphDot } from "./plot/graph";
+export { drawGraph, graphSVG, graphDot, stepFrames as graphSteps } from "./plot/graph";
 export type { GraphOptions } from "./plot/graph";
 export type { FigureOptions, TraceOptions, Values } from "./plot";
 export { display, inKernel } from "./display";
