@@ -119,3 +119,50 @@ export function rowSum(src: usize, out: usize, rows: i32, R: i32): void {
     store<f32>(out + (<usize>r << 2), <f32>acc);
   }
 }
+
+/**
+ * y[i] = the sum over kk of M[i, kk] v[kk], for a [rows, k] float32 M: dot
+ * products, the products and sums in float64 (as the JavaScript loop does).
+ */
+export function gemvRows(M: usize, v: usize, y: usize, rows: i32, k: i32): void {
+  const k4 = k & ~3;
+  for (let i = 0; i < rows; i++) {
+    const r = M + ((<usize>i * <usize>k) << 2);
+    let s0 = f64x2.splat(0);
+    let s1 = f64x2.splat(0);
+    for (let kk = 0; kk < k4; kk += 4) {
+      const a = v128.load(r + (<usize>kk << 2));
+      const b = v128.load(v + (<usize>kk << 2));
+      s0 = f64x2.add(s0, f64x2.mul(f64x2.promote_low_f32x4(a), f64x2.promote_low_f32x4(b)));
+      s1 = f64x2.add(s1, f64x2.mul(f64x2.promote_low_f32x4(i32x4.shuffle(a, a, 2, 3, 0, 1)), f64x2.promote_low_f32x4(i32x4.shuffle(b, b, 2, 3, 0, 1))));
+    }
+    let acc = f64x2.extract_lane(s0, 0) + f64x2.extract_lane(s1, 0) + (f64x2.extract_lane(s0, 1) + f64x2.extract_lane(s1, 1));
+    for (let kk = k4; kk < k; kk++) acc += <f64>load<f32>(r + (<usize>kk << 2)) * <f64>load<f32>(v + (<usize>kk << 2));
+    store<f32>(y + (<usize>i << 2), <f32>acc);
+  }
+}
+
+/**
+ * y = the sum over kk of v[kk] M[kk, :], for a [k, rows] float32 M (rows
+ * scaled and added), summed in float64 in `acc` (scratch for rows doubles).
+ */
+export function gemvCols(M: usize, v: usize, y: usize, rows: i32, k: i32, acc: usize): void {
+  memory.fill(acc, 0, <usize>rows << 3);
+  const r4 = rows & ~3;
+  for (let kk = 0; kk < k; kk++) {
+    const xs = <f64>load<f32>(v + (<usize>kk << 2));
+    const x = f64x2.splat(xs);
+    const row = M + ((<usize>kk * <usize>rows) << 2);
+    for (let i = 0; i < r4; i += 4) {
+      const a = v128.load(row + (<usize>i << 2));
+      const p = acc + (<usize>i << 3);
+      v128.store(p, f64x2.add(v128.load(p), f64x2.mul(f64x2.promote_low_f32x4(a), x)));
+      v128.store(p, f64x2.add(v128.load(p, 16), f64x2.mul(f64x2.promote_low_f32x4(i32x4.shuffle(a, a, 2, 3, 0, 1)), x)), 16);
+    }
+    for (let i = r4; i < rows; i++) {
+      const p = acc + (<usize>i << 3);
+      store<f64>(p, load<f64>(p) + <f64>load<f32>(row + (<usize>i << 2)) * xs);
+    }
+  }
+  for (let i = 0; i < rows; i++) store<f32>(y + (<usize>i << 2), <f32>load<f64>(acc + (<usize>i << 3)));
+}

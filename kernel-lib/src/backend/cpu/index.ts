@@ -13,7 +13,7 @@ import {
   type View,
 } from "../backend";
 import { PATHS } from "./paths";
-import { wasmElementwise, wasmMatmul, wasmRowSum, WASM_OPS, type WasmOp } from "./wasm";
+import { wasmElementwise, wasmMatmul, wasmMatvec, wasmRowSum, WASM_OPS, type WasmOp } from "./wasm";
 
 declare module "../backend" {
   interface Devices {
@@ -155,6 +155,41 @@ for (let r = 0; r < outer; r++) {
   return new Function("out", "ins", "shape", "strides", "offsets", body) as Kernel;
 }
 
+
+/**
+ * op(A) [m, k] times op(B) [k, n] where n or m is 1, reading the operands in
+ * place (op transposes where its flag is set), accumulated in float64: the
+ * matrix-vector products of a gradient (X w, X^T g) would otherwise pay for
+ * a copy of the matrix into the WebAssembly memory and a kernel made for
+ * eight columns at a time.
+ */
+function matvec(A: TypedArray, B: TypedArray, C: TypedArray, batch: number, m: number, k: number, n: number, aStride: number, bStride: number, transA: boolean, transB: boolean): void {
+  // as y = M v: M is op(A) when n = 1, else op(B) transposed (C^T = op(B)^T op(A)^T)
+  const rows = n === 1 ? m : n;
+  const acc = new Float64Array(rows);
+  for (let t = 0; t < batch; t++) {
+    const [M, mo, V, vo] = n === 1 ? [A, t * aStride, B, t * bStride] : [B, t * bStride, A, t * aStride];
+    // is M stored as [rows, k] (dot products) or as [k, rows] (sums of scaled rows)?
+    const byRows = n === 1 ? !transA : transB;
+    if (M instanceof Float32Array && rows * k >= PATHS.wasmMatvec && wasmMatvec(M, mo, V as Float32Array, vo, C as Float32Array, t * m * n, rows, k, byRows)) continue;
+    if (byRows) {
+      for (let i = 0; i < rows; i++) {
+        let s = 0;
+        const r = mo + i * k;
+        for (let kk = 0; kk < k; kk++) s += M[r + kk] * V[vo + kk];
+        acc[i] = s;
+      }
+    } else {
+      acc.fill(0);
+      for (let kk = 0; kk < k; kk++) {
+        const v = V[vo + kk];
+        const r = mo + kk * rows;
+        for (let i = 0; i < rows; i++) acc[i] += M[r + i] * v;
+      }
+    }
+    C.set(acc, t * m * n);
+  }
+}
 
 /** Each [rows, cols] matrix of a batch transposed, packed contiguously. */
 function transposed(x: TypedArray, batch: number, rows: number, cols: number, batchStride: number): TypedArray {
@@ -319,6 +354,11 @@ export const cpuBackend: Backend = {
     let A = data(a);
     let B = data(b);
     const C = allocate(a.dtype, batch * m * n);
+    // a matrix times a vector (or a vector times a matrix): one pass over the matrix, in place
+    if (n === 1 || m === 1) {
+      matvec(A, B, C, batch, m, k, n, aBatchStride, bBatchStride, transA, transB);
+      return new CpuStorage(C, a.dtype);
+    }
     // float32 products of some size go to the WebAssembly SIMD kernel, which reads transposed operands in place
     if (
       a.dtype === "float32" &&

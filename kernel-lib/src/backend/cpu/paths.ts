@@ -10,6 +10,8 @@ export const PATHS = {
   wasmElementwise: 4096,
   /** row sums: rows at least this long */
   wasmRowLength: 16,
+  /** float32 matrix-vector products: at least this many multiply-adds */
+  wasmMatvec: 4096,
   /** float32 matmul: at least this many multiply-adds (m * k * n) */
   wasmMatmul: 4096,
   /** a matmul shared with the helper thread: at least this many rows and multiply-adds */

@@ -24,6 +24,7 @@ interface WasmMemory {
 type MatmulFn = (a: number, b: number, c: number, m: number, k: number, n: number, packed: number, transA: number, transB: number) => void;
 type ElementwiseFn = (op: number, a: number, b: number, out: number, n: number, scalars: number) => void;
 type RowSumFn = (src: number, out: number, rows: number, R: number) => void;
+type GemvFn = (M: number, v: number, y: number, rows: number, k: number, acc: number) => void;
 
 export const WASM_FILE = path.join(__dirname, "..", "..", "wasm", "matmul.wasm");
 const ELEMENTWISE_FILE = path.join(__dirname, "..", "..", "wasm", "elementwise.wasm");
@@ -143,6 +144,8 @@ interface ElementwiseKernels {
   memory: WasmMemory;
   elementwise: ElementwiseFn;
   rowSum: RowSumFn;
+  gemvRows: GemvFn;
+  gemvCols: GemvFn;
 }
 let elementwiseKernels: ElementwiseKernels | null | undefined;
 function loadElementwise(): ElementwiseKernels | null {
@@ -150,8 +153,7 @@ function loadElementwise(): ElementwiseKernels | null {
   try {
     if (!existsSync(ELEMENTWISE_FILE)) throw new Error(`${ELEMENTWISE_FILE} is missing (run npm run build)`);
     const memory = new WebAssembly.Memory({ initial: 16, maximum: MAX_PAGES, shared: false });
-    const { elementwise, rowSum } = instantiate<{ elementwise: ElementwiseFn; rowSum: RowSumFn }>(memory, ELEMENTWISE_FILE);
-    elementwiseKernels = { memory, elementwise, rowSum };
+    elementwiseKernels = { memory, ...instantiate<Omit<ElementwiseKernels, "memory">>(memory, ELEMENTWISE_FILE) };
   } catch {
     elementwiseKernels = null;
   }
@@ -198,5 +200,25 @@ export function wasmRowSum(src: Float32Array, out: Float32Array, rows: number, R
   new Float32Array(w.memory.buffer, 0, rows * R).set(src.subarray(0, rows * R));
   w.rowSum(0, po, rows, R);
   out.set(new Float32Array(w.memory.buffer, po, rows));
+  return true;
+}
+
+/**
+ * y = M v for a float32 matrix of `rows` x `k` values read from `mo`: stored
+ * [rows, k] (byRows: dot products) or [k, rows] (rows scaled and added); the
+ * sums in float64. False without the kernels.
+ */
+export function wasmMatvec(M: Float32Array, mo: number, V: Float32Array, vo: number, y: Float32Array, yo: number, rows: number, k: number, byRows: boolean): boolean {
+  const w = loadElementwise();
+  if (!w) return false;
+  const pv = align(4 * rows * k);
+  const py = align(pv + 4 * k);
+  const pacc = align(py + 4 * rows);
+  reserve(w, pacc + 8 * rows);
+  const mem = w.memory.buffer;
+  new Float32Array(mem, 0, rows * k).set(M.subarray(mo, mo + rows * k));
+  new Float32Array(mem, pv, k).set(V.subarray(vo, vo + k));
+  (byRows ? w.gemvRows : w.gemvCols)(0, pv, py, rows, k, pacc);
+  y.set(new Float32Array(w.memory.buffer, py, rows), yo);
   return true;
 }
