@@ -69,6 +69,33 @@ describe("CPU float32 kernels in WebAssembly SIMD match the plain loops", () => 
     }
     expect(tensor(clean).sum().item()).toBeCloseTo(clean.reduce((p, v) => p + v, 0), 2);
   });
+  it("matrix-vector products (X w, X^T g, v^T X, and the batched forms) agree with a float64 product rounded to float32", () => {
+    // 301 x 53: above the threshold, and neither a multiple of 4
+    const [rows, k] = [301, 53];
+    const X = Array.from(data(rows * k, 5)).map((v) => (Number.isNaN(v) ? 1 : v));
+    const w = Array.from(data(k, 6)).map((v) => (Number.isNaN(v) ? 1 : v));
+    const g = Array.from(data(rows, 7)).map((v) => (Number.isNaN(v) ? 1 : v));
+    const x32 = tensor(X).reshape(rows, k);
+    const x64 = x32.double();
+    const close = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+      expect(a.length).toBe(b.length);
+      for (let i = 0; i < b.length; i++) if (Math.abs(a[i] - b[i]) > 1e-6 * (1 + Math.abs(b[i]))) throw new Error(`at ${i}: ${a[i]} vs ${b[i]}`);
+    };
+    const cases: Array<[string, (x: typeof x32, w: typeof x32, g: typeof x32) => typeof x32]> = [
+      ["X w (dot products)", (x, w) => x.matmul(w)],
+      ["X^T g (rows scaled and added)", (x, _w, g) => x.T.matmul(g)],
+      ["g^T X", (x, _w, g) => g.matmul(x)],
+      ["w^T X^T", (x, w) => w.matmul(x.T)],
+      ["a batch of X w", (x, w) => x.reshape(1, rows, k).expand(2, rows, k).matmul(w.reshape(k, 1))],
+    ];
+    for (const [name, f] of cases) {
+      const got = f(x32, tensor(w), tensor(g));
+      const want = f(x64, tensor(w, { dtype: "float64" }), tensor(g, { dtype: "float64" }));
+      expect(got.shape, name).toEqual(want.shape);
+      close(got.data(), want.float().data());
+    }
+  });
+
   it("gradients through the fast path are unchanged", () => {
     const w = tensor(a.map((v) => (Number.isNaN(v) ? 0 : v)), { requiresGrad: true });
     w.mul(B).add(1).pow(2).mean().backward();
