@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Random, Tensor, tensor, cat, stack, where, mseLoss, crossEntropy, matmul, opTable, CHECKS, grad, jvp, type OpEntry, type OpName } from "kernel-lib";
+import { Random, Tensor, tensor, cat, stack, where, mseLoss, crossEntropy, matmul, opTable, CHECKS, grad, jvp, jacfwd, jacrev, type OpEntry, type OpName } from "kernel-lib";
 
 // Every op's gradient against central finite differences, in float64, on
 // random shapes (broadcasting included); and with it the op's tangent rule
@@ -65,7 +65,8 @@ const near = (what: string, a: ArrayLike<number>, b: ArrayLike<number>) => {
 /**
  * The tangent rules and the second derivatives of f at the inputs: forward
  * mode along a random direction v against the gradients of sum(f * w)
- * (checked above), and the Hessian of sum(f * w + f^2 / 2) times v, by
+ * (checked above), the whole Jacobian by forward mode (all directions in one
+ * batched pass) against reverse mode, and the Hessian of sum(f * w + f^2 / 2) times v, by
  * reverse over reverse and by forward over reverse, against central
  * differences of its gradient along v.
  */
@@ -77,6 +78,10 @@ function secondOrder(f: (...xs: Tensor[]) => Tensor, inputs: Tensor[], w: Tensor
   const gs = grad((...ys: Tensor[]) => f(...ys).mul(w).sum(), { argnums: all })(...xs);
   const along = gs.reduce((acc, g, k) => acc + g.mul(v[k]).sum().item(), 0);
   near("jvp against the gradient", [tangent.mul(w).sum().item()], [along]);
+  // every direction at once (the batched tangents jacfwd pushes) against one backward pass per output element
+  const byForward = jacfwd(f, all)(...xs);
+  const byReverse = jacrev(f, all)(...xs);
+  xs.forEach((_, k) => near(`jacfwd against jacrev, input ${k}`, byForward[k].data(), byReverse[k].data()));
   // (the square makes the gradient reaching each op depend on the inputs, so every op's backward is differentiated too)
   const loss = (...ys: Tensor[]) => {
     const y = f(...ys);

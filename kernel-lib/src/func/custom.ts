@@ -82,13 +82,19 @@ export function customOp(def: CustomOpDefinition): CustomOp {
         return gi;
       });
     };
+    const rule = (ts: Array<T | null>): T => {
+      const t = def.jvp!(ctx, ...ts.map((x, i) => x ?? ops.mul(detached(inputs[i]), 0)));
+      if (!(t instanceof Tensor) || t.shape.join() !== out!.shape.join()) {
+        throw new RangeError(`${name}.jvp must return a tensor of the output's shape ${fmt(out!.shape)}, got ${t instanceof Tensor ? fmt(t.shape) : typeof t}`);
+      }
+      return t;
+    };
+    // a batch of directions (jacfwd) goes through the rule one direction at a time
     const tangent = def.jvp
-      ? (ts: Array<T | null>) => {
-          const t = def.jvp!(ctx, ...ts.map((x, i) => x ?? ops.mul(detached(inputs[i]), 0)));
-          if (!(t instanceof Tensor) || t.shape.join() !== out!.shape.join()) {
-            throw new RangeError(`${name}.jvp must return a tensor of the output's shape ${fmt(out!.shape)}, got ${t instanceof Tensor ? fmt(t.shape) : typeof t}`);
-          }
-          return t;
+      ? (ts: Array<T | null>, lead: number) => {
+          if (lead === 0) return rule(ts);
+          const n = ts.find((t) => t !== null)!.shape[0];
+          return ops.stack(Array.from({ length: n }, (_, j) => rule(ts.map((t) => (t === null ? null : ops.index(t, j))))));
         }
       : () => {
           throw new Error(`jvp: ${name} is a custom op without a tangent rule: give its definition jvp(ctx, ...tangents) to use it in jvp, jacfwd and hessian`);

@@ -181,6 +181,15 @@ export function jvp(f: TensorFunction, primals: T[], tangents: T[]): [Tensors, T
     if (t.shape.join() !== p.shape.join()) throw new RangeError(`jvp: tangent ${i} has shape ${fmt(t.shape)} but primal ${i} has shape ${fmt(p.shape)}`);
     if (t.device !== p.device) throw new Error(`jvp: tangent ${i} is on ${t.device} but primal ${i} is on ${p.device}`);
   });
+  return pushForward("jvp", f, primals, tangents, 0);
+}
+
+/**
+ * One forward pass of f at the primals carrying the tangents at a new level;
+ * with `lead` = 1 each tangent holds a batch of directions in its first
+ * dimension (jacfwd).
+ */
+function pushForward(name: string, f: TensorFunction, primals: T[], tangents: T[], lead: number): [Tensors, Tensors] {
   return withLevel((level) => {
     const duals = primals.map((p, i) => {
       const d = ops.alias(p);
@@ -188,15 +197,19 @@ export function jvp(f: TensorFunction, primals: T[], tangents: T[]): [Tensors, T
       return d;
     });
     const out: unknown = f(...duals);
+    const batch = tangents[0].shape.slice(0, lead);
     const tangentOf = (o: unknown): T => {
-      const t = tangentAt(checkOutput("jvp", o), level);
+      const t = tangentAt(checkOutput(name, o), level);
       (o as T)._tangents?.delete(level); // (the level ends here: free the tangent with it)
-      return t ?? zerosLike(o as T);
+      return t ?? zeros([...batch, ...(o as T).shape], o as T);
     };
     const tangent = Array.isArray(out) ? out.map(tangentOf) : tangentOf(out);
     return [out as Tensors, tangent];
-  });
+  }, lead);
 }
+
+/** How many tangent values jacfwd carries per pass at most (directions times the input's size). */
+const JACFWD_BATCH = 1 << 20;
 
 /** An identity matrix [n, n] of x's dtype on x's device. */
 function eye(n: number, like: T): T {
@@ -229,8 +242,10 @@ export function jacrev(f: TensorFunction, argnums: number | number[] = 0): Tenso
 
 /**
  * `jacfwd(f)(...args)`: the Jacobian of `f` with respect to argument 0 (or
- * those `argnums` names) by forward mode: one jvp per element of the input,
- * shape [...output shape, ...input shape]. Cheap when the input is small.
+ * those `argnums` names) by forward mode, shape [...output shape, ...input
+ * shape]: one forward pass that carries a tangent per element of the input
+ * (a batch of directions, in chunks for a large input). Cheap when the input
+ * is small.
  */
 export function jacfwd<A extends unknown[], D extends Device>(f: (...args: A) => Tensor<D>, argnums?: number): (...args: A) => Tensor<D>;
 export function jacfwd<A extends unknown[], D extends Device>(f: (...args: A) => Tensor<D>, argnums: number[]): (...args: A) => Array<Tensor<D>>;
@@ -247,13 +262,20 @@ export function jacfwd(f: TensorFunction, argnums: number | number[] = 0): Tenso
         call[i] = xi;
         return f(...call);
       };
-      const cols = Array.from({ length: n }, (_, j) => checkOutput("jacfwd", jvp(fi, [x], [ops.reshape(ops.index(I, j), x.shape)])[1]));
       if (n === 0) {
         const out = checkOutput("jacfwd", fi(x));
         return zeros([...out.shape, ...x.shape], x);
       }
-      const outShape = cols[0].shape;
-      return ops.reshape(ops.stack(cols, outShape.length), [...outShape, ...x.shape]);
+      // the directions in chunks, so that a large input does not multiply every intermediate by its size at once
+      const chunk = Math.max(1, Math.min(n, Math.floor(JACFWD_BATCH / Math.max(1, x.size))));
+      const parts: T[] = [];
+      for (let j = 0; j < n; j += chunk) {
+        const directions = ops.reshape(ops.index(I, [j, Math.min(n, j + chunk)]), [-1, ...x.shape]);
+        parts.push(checkOutput("jacfwd", pushForward("jacfwd", fi, [x], [directions], 1)[1]));
+      }
+      const t = parts.length === 1 ? parts[0] : ops.cat(parts, 0); // [n, ...output shape]
+      const outShape = t.shape.slice(1);
+      return ops.reshape(ops.permute(t, [...outShape.map((_, i) => i + 1), 0]), [...outShape, ...x.shape]);
     });
     return Array.isArray(argnums) ? jac : jac[0];
   };

@@ -8,17 +8,28 @@
  * the outer levels' tangents, and the mixed derivatives come out right.
  * Forward mode is independent of gradient recording: it works inside
  * `noGrad()`, and so inside a backward pass (forward-over-reverse Hessians).
+ *
+ * A level can be batched: its tangents have one leading dimension more than
+ * their values, one entry per direction (jacfwd pushes every direction in one
+ * pass). The rules get that number of leading dimensions (`lead`, 0 or 1)
+ * and keep the batch dimension in front.
  */
 import type { Device, Tensor as TensorClass } from "./tensor";
 
 type Tensor = TensorClass<Device>;
 
-/** A tangent rule: the output's tangent from the inputs' (null for an input with none), or null for none. */
-export type TangentRule = (tangents: Array<Tensor | null>) => Tensor | null;
+/**
+ * A tangent rule: the output's tangent from the inputs' (null for an input
+ * with none), or null for none; each tangent has `lead` batch dimensions in
+ * front of its value's shape.
+ */
+export type TangentRule = (tangents: Array<Tensor | null>, lead: number) => Tensor | null;
 
 // The ids of the active levels, outermost first. Ids are never reused, so a
 // tangent left on a tensor by a finished jvp() is never read again.
 let active: number[] = [];
+// The batch dimensions of each level's tangents (0 or 1).
+const leads = new Map<number, number>();
 // How many of the active levels ops see now (fewer while a rule runs).
 let visible = 0;
 let nextId = 1;
@@ -65,7 +76,7 @@ export function propagate(name: string, out: Tensor, inputs: Tensor[], rule: Tan
     visible = i;
     let tangent: Tensor | null;
     try {
-      tangent = rule(tangents);
+      tangent = rule(tangents, leads.get(level) ?? 0);
     } finally {
       visible = n;
     }
@@ -73,17 +84,19 @@ export function propagate(name: string, out: Tensor, inputs: Tensor[], rule: Tan
   }
 }
 
-/** Run `fn` inside a new forward level, given its id. */
-export function withLevel<R>(fn: (level: number) => R): R {
+/** Run `fn` inside a new forward level, given its id; `lead` batch dimensions in front of its tangents. */
+export function withLevel<R>(fn: (level: number) => R, lead = 0): R {
   const before = active;
   const seen = visible;
   const level = nextId++;
   active = [...active.slice(0, visible), level];
   visible = active.length;
+  leads.set(level, lead);
   try {
     return fn(level);
   } finally {
     active = before;
     visible = seen;
+    leads.delete(level);
   }
 }

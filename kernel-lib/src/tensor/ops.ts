@@ -40,6 +40,18 @@ export function sumTo(g: Tensor, shape: Shape): Tensor {
   return reshape(sum(g, axes, true), shape);
 }
 
+/**
+ * A batched tangent (its first `lead` dimensions index the directions)
+ * reshaped so that it broadcasts against tensors of rank `ndim`: ones
+ * inserted after the batch dimensions.
+ */
+function aligned(t: Tensor, lead: number, ndim: number): Tensor {
+  const own = t.ndim - lead;
+  if (lead === 0 || own === ndim) return t;
+  return reshape(t, [...t.shape.slice(0, lead), ...Array<number>(ndim - own).fill(1), ...t.shape.slice(lead)]);
+}
+const batchOf = (t: Tensor, lead: number): number[] => t.shape.slice(0, lead);
+
 // ---------------------------------------------------------------- elementwise
 
 /** A unary op with its gradient g * f'(x), which is also its tangent rule (t * f'(x)). */
@@ -84,11 +96,12 @@ function binary(name: string, op: BinaryOp, x: TensorLike, y: TensorLike, gradA:
     inputs,
     (g) => [a.requiresGrad ? sumTo(gradA(g, a, b, out), a.shape) : null, b.requiresGrad ? sumTo(gradB(g, a, b, out), b.shape) : null],
     [a, b],
-    ([ta, tb]) => {
-      const sa = ta === null ? null : gradA(ta, a, b, out);
-      const sb = tb === null ? null : gradB(tb, a, b, out);
+    ([ta, tb], lead) => {
+      const sa = ta === null ? null : gradA(aligned(ta, lead, shape.length), a, b, out);
+      const sb = tb === null ? null : gradB(aligned(tb, lead, shape.length), a, b, out);
       const t = sa === null ? sb! : sb === null ? sa : add(sa, sb);
-      return sameShape(t.shape, shape) ? t : expand(t, shape);
+      const full = [...batchOf((ta ?? tb)!, lead), ...shape];
+      return sameShape(t.shape, full) ? t : expand(aligned(t, lead, shape.length), full);
     },
   );
 }
@@ -164,7 +177,7 @@ function whereAny(cond: Tensor, x: TensorLike, y: TensorLike): Tensor {
     [a, b],
     (g) => [a.requiresGrad ? sumTo(whereAny(cond, g, 0), a.shape) : null, b.requiresGrad ? sumTo(whereAny(cond, 0, g), b.shape) : null],
     [],
-    ([ta, tb]) => whereAny(cond, ta ?? 0, tb ?? 0),
+    ([ta, tb], lead) => whereAny(cond, ta === null ? 0 : aligned(ta, lead, shape.length), tb === null ? 0 : aligned(tb, lead, shape.length)),
   );
 }
 
@@ -203,7 +216,7 @@ export function sum(x: Tensor, dim?: number | number[], keepdim = false): Tensor
   const axes = reduceAxes("sum", x, dim);
   const kept = keptShape(x.shape, axes);
   const out = engine.reduce("sum", x, axes, keepdim ? kept : droppedShape(x.shape, axes));
-  return record(out, "SumBackward", [x], (g) => [expand(reshape(g, kept), x.shape)], [], ([t]) => sum(t!, axes, keepdim));
+  return record(out, "SumBackward", [x], (g) => [expand(reshape(g, kept), x.shape)], [], ([t], lead) => sum(t!, axes.map((a) => a + lead), keepdim));
 }
 
 export function mean(x: Tensor, dim?: number | number[], keepdim = false): Tensor {
@@ -232,7 +245,7 @@ function extreme(op: "max" | "min", x: Tensor, dim: number | undefined, keepdim:
       [x],
       (g) => [scatterAdd(reshape(g, kept), axes[0], argExtreme(op, x, axes[0], true), x.shape)],
       [x],
-      ([t]) => reshape(gather(t!, axes[0], argExtreme(op, x, axes[0], true)), out.shape),
+      ([t], lead) => reshape(gather(t!, axes[0] + lead, batched(argExtreme(op, x, axes[0], true), t!, lead)), [...batchOf(t!, lead), ...out.shape]),
     );
   }
   const hit = () => cast(compare("eq", x, reshape(out, kept)), x.dtype);
@@ -245,9 +258,9 @@ function extreme(op: "max" | "min", x: Tensor, dim: number | undefined, keepdim:
       return [div(mul(h, reshape(g, kept)), sum(h, axes, true))];
     },
     [x],
-    ([t]) => {
+    ([t], lead) => {
       const h = hit();
-      return reshape(div(sum(mul(h, t!), axes, true), sum(h, axes, true)), out.shape);
+      return reshape(div(sum(mul(h, t!), axes.map((a) => a + lead), true), sum(h, axes, true)), [...batchOf(t!, lead), ...out.shape]);
     },
   );
 }
@@ -271,7 +284,7 @@ export function norm(x: Tensor): Tensor {
   requireFloat("norm", x);
   const out = engine.detached(noGrad(() => sqrt(sum(mul(x, x)))));
   const unit = () => div(x, where(compare("eq", out, 0), 1, out));
-  return record(out, "NormBackward", [x], (g) => [mul(g, unit())], [x], ([t]) => sum(mul(t!, unit())));
+  return record(out, "NormBackward", [x], (g) => [mul(g, unit())], [x], ([t], lead) => sum(mul(t!, unit()), x.shape.map((_, i) => i + lead)));
 }
 
 export function logSoftmax(x: Tensor, dim: number): Tensor {
@@ -313,12 +326,28 @@ function bmm(a: Tensor, b: Tensor, transA = false, transB = false): Tensor {
       b.requiresGrad ? (transB ? bmm(g, a, true, transA) : bmm(a, g, !transA, false)) : null,
     ],
     [a, b],
-    ([ta, tb]) => {
-      const sa = ta === null ? null : bmm(ta, b, transA, transB);
-      const sb = tb === null ? null : bmm(a, tb, transA, transB);
+    ([ta, tb], lead) => {
+      const sa = ta === null ? null : lead === 0 ? bmm(ta, b, transA, transB) : batchedLeft(ta, b, transA, transB);
+      const sb = tb === null ? null : lead === 0 ? bmm(a, tb, transA, transB) : transpose(batchedLeft(tb, a, !transB, !transA), -2, -1);
       return sa === null ? sb : sb === null ? sa : add(sa, sb);
     },
   );
+}
+
+/**
+ * op(t) @ op(w) for a batched tangent t (one more leading dimension than w
+ * has batch dimensions), op transposing where its flag is set. A 2-D w folds
+ * the batch into the rows of one product; otherwise w is expanded to the
+ * batch. (The right-hand side's tangent is op(a) op(tb) = (op(tb)^T op(a)^T)^T.)
+ */
+function batchedLeft(t: Tensor, w: Tensor, tT: boolean, wT: boolean): Tensor {
+  if (w.ndim === 2) {
+    const left = tT ? transpose(t, -2, -1) : t; // [..., m, k]
+    const [m, k] = left.shape.slice(-2);
+    const flat = bmm(reshape(left, [-1, k]), w, false, wT);
+    return reshape(flat, [...left.shape.slice(0, -2), m, flat.shape[1]]);
+  }
+  return bmm(t, expand(w, [t.shape[0], ...w.shape]), tT, wT);
 }
 
 /** x @ w^T for a weight stored [out, in], as nn.Linear needs (no transposed copy). @internal */
@@ -363,16 +392,16 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
  */
 function scatterView(src: Tensor, shape: Shape, viewShape: Shape, strides: number[], offset: number): Tensor {
   const out = engine.viewAdd(full(shape, 0, src.dtype, src.device), src, viewShape, strides, offset);
-  return record(out, "ScatterViewBackward", [src], (g) => [takeView(g, viewShape, strides, offset)], [], ([t]) =>
-    scatterView(t!, shape, viewShape, strides, offset),
+  return record(out, "ScatterViewBackward", [src], (g) => [takeView(g, viewShape, strides, offset)], [], ([t], lead) =>
+    lead === 0 ? scatterView(t!, shape, viewShape, strides, offset) : scatterView(t!, [t!.shape[0], ...shape], [t!.shape[0], ...viewShape], [numel(shape), ...strides], offset),
   );
 }
 
 /** The elements of `x` at a view (`strides` and `offset` in its row-major layout): scatterView's gradient. */
 function takeView(x: Tensor, viewShape: Shape, strides: number[], offset: number): Tensor {
   const out = engine.view(engine.dense(x), viewShape, strides, offset);
-  return record(out, "TakeViewBackward", [x], (g) => [scatterView(g, x.shape, viewShape, strides, offset)], [], ([t]) =>
-    takeView(t!, viewShape, strides, offset),
+  return record(out, "TakeViewBackward", [x], (g) => [scatterView(g, x.shape, viewShape, strides, offset)], [], ([t], lead) =>
+    lead === 0 ? takeView(t!, viewShape, strides, offset) : takeView(t!, [t!.shape[0], ...viewShape], [x.size, ...strides], offset),
   );
 }
 
@@ -388,13 +417,13 @@ export function reshape(x: Tensor, ...dims: Array<number | number[]>): Tensor {
   if (sameShape(target, x.shape)) return x;
   // A view where the elements are in order (as PyTorch's reshape), else a copy.
   const out = engine.sharing(engine.isContiguous(x) ? x : engine.dense(x), target);
-  return record(out, "ViewBackward", [x], (g) => [reshape(g, x.shape)], [], ([t]) => reshape(t!, target));
+  return record(out, "ViewBackward", [x], (g) => [reshape(g, x.shape)], [], ([t], lead) => reshape(t!, [...batchOf(t!, lead), ...target]));
 }
 
 /** x's memory seen with new sizes and strides (squeeze, unsqueeze): a view. */
 function restride(x: Tensor, shape: Shape, strides: number[]): Tensor {
   const out = engine.view(x, shape, strides, engine.offsetOf(x));
-  return record(out, "ViewBackward", [x], (g) => [reshape(g, x.shape)], [], ([t]) => reshape(t!, shape));
+  return record(out, "ViewBackward", [x], (g) => [reshape(g, x.shape)], [], ([t], lead) => reshape(t!, [...batchOf(t!, lead), ...shape]));
 }
 
 /** The same as reshape. */
@@ -411,7 +440,7 @@ export function permute(x: Tensor, ...order: Array<number | number[]>): Tensor {
   const own = engine.stridesOf(x);
   const out = engine.view(x, d.map((i) => x.shape[i]), d.map((i) => own[i]), engine.offsetOf(x));
   const inverse = d.map((_, i) => d.indexOf(i));
-  return record(out, "PermuteBackward", [x], (g) => [permute(g, inverse)], [], ([t]) => permute(t!, d));
+  return record(out, "PermuteBackward", [x], (g) => [permute(g, inverse)], [], ([t], lead) => permute(t!, [...batchOf(t!, lead).map((_, i) => i), ...d.map((i) => i + lead)]));
 }
 
 /** Swap two dimensions (by default the last two). */
@@ -436,7 +465,7 @@ export function expand(x: Tensor, ...dims: Array<number | number[]>): Tensor {
   const own = engine.stridesOf(x);
   const strides = target.map((_, i) => (i < lead || x.shape[i - lead] === 1 ? 0 : own[i - lead]));
   const out = engine.view(x, target, strides, engine.offsetOf(x));
-  return record(out, "ExpandBackward", [x], (g) => [sumTo(g, x.shape)], [], ([t]) => expand(t!, target));
+  return record(out, "ExpandBackward", [x], (g) => [sumTo(g, x.shape)], [], ([t], lead) => expand(aligned(t!, lead, target.length), [...batchOf(t!, lead), ...target]));
 }
 
 export function squeeze(x: Tensor, dim?: number): Tensor {
@@ -518,8 +547,8 @@ export function index(x: Tensor, ...specs: IndexSpec[]): Tensor {
   });
   if (numel(viewShape) === 0) return full(outShape, 0, x.dtype, x.device);
   const out = engine.view(x, outShape, outStrides, memOffset);
-  return record(out, "IndexBackward", [x], (g) => [scatterView(reshape(g, viewShape), x.shape, viewShape, strides, offset)], [], ([t]) =>
-    index(t!, ...specs),
+  return record(out, "IndexBackward", [x], (g) => [scatterView(reshape(g, viewShape), x.shape, viewShape, strides, offset)], [], ([t], lead) =>
+    index(t!, ...Array<IndexSpec>(lead).fill(null), ...specs),
   );
 }
 
@@ -541,13 +570,18 @@ export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
   }
   checkIndex("gather", index, x.shape[d], d);
   const out = engine.gather(x, d, index);
-  return record(out, "GatherBackward", [x], (g) => [scatterAdd(g, d, index, x.shape)], [], ([t]) => gather(t!, d, index));
+  return record(out, "GatherBackward", [x], (g) => [scatterAdd(g, d, index, x.shape)], [], ([t], lead) => gather(t!, d + lead, batched(index, t!, lead)));
 }
+
+/** An index tensor repeated for each direction of a batched tangent t. */
+const batched = (index: Tensor, t: Tensor, lead: number): Tensor => (lead === 0 ? index : expand(unsqueeze(index, 0), [t.shape[0], ...index.shape]));
 
 /** Zeros of `shape` with `src` added at the positions `index` names along `dim`: gather's gradient. */
 function scatterAdd(src: Tensor, dim: number, index: Tensor, shape: Shape): Tensor {
   const out = engine.scatterAdd(src, dim, index, shape);
-  return record(out, "ScatterAddBackward", [src], (g) => [gather(g, dim, index)], [], ([t]) => scatterAdd(t!, dim, index, shape));
+  return record(out, "ScatterAddBackward", [src], (g) => [gather(g, dim, index)], [], ([t], lead) =>
+    scatterAdd(t!, dim + lead, batched(index, t!, lead), [...batchOf(t!, lead), ...shape]),
+  );
 }
 
 /** Join tensors along an existing dimension. */
@@ -585,7 +619,10 @@ function catAny(tensors: Tensor[], dim: number): Tensor {
     tensors,
     (g) => tensors.map((t, i) => (t.requiresGrad ? index(g, ...Array(d).fill(null), [starts[i], starts[i] + t.shape[d]]) : null)),
     [],
-    (ts) => catAny(ts.map((t, i) => t ?? full(tensors[i].shape, 0, dtype, first.device)), d),
+    (ts, lead) => {
+      const lot = batchOf(ts.find((t) => t !== null)!, lead);
+      return catAny(ts.map((t, i) => t ?? full([...lot, ...tensors[i].shape], 0, dtype, first.device)), d + lead);
+    },
   );
 }
 
