@@ -69,6 +69,30 @@ describe("CPU float32 kernels in WebAssembly SIMD match the plain loops", () => 
     }
     expect(tensor(clean).sum().item()).toBeCloseTo(clean.reduce((p, v) => p + v, 0), 2);
   });
+  it("rows against a broadcast row or a value per row (a batch of tangents times a derivative) match the loops bit for bit", () => {
+    const [B, n] = [7, 1001]; // above the threshold together, n not a multiple of 4
+    const t = data(B * n, 3);
+    const d = data(n, 4).map((v) => (v === 0 ? 0.5 : v));
+    const perRow = data(B, 5).map((v) => (v === 0 ? 0.5 : v));
+    const T = tensor(t).reshape(B, n);
+    const cases: Array<[string, () => number[], (r: number, i: number) => number]> = [
+      ["[B, n] * [n]", () => Array.from(T.mul(tensor(d)).data()), (r, i) => f(t[r * n + i] * d[i])],
+      ["[n] / [B, n]", () => Array.from(tensor(d).div(T).data()), (r, i) => f(d[i] / t[r * n + i])],
+      ["[B, n] - [B, 1]", () => Array.from(T.sub(tensor(perRow).reshape(B, 1)).data()), (r, i) => f(t[r * n + i] - perRow[r])],
+      ["[B, 1] + [n]", () => Array.from(tensor(perRow).reshape(B, 1).add(tensor(d)).data()), (r, i) => f(perRow[r] + d[i])],
+      ["every other row of [2B, n], negated", () => Array.from(tensor(data(2 * B * n, 6)).reshape(2 * B, n).index("::2").neg().data()), (r, i) => -data(2 * B * n, 6)[2 * r * n + i]],
+    ];
+    for (const [name, got, want] of cases) {
+      const g = got();
+      const w = Array.from({ length: B * n }, (_, k) => want(Math.floor(k / n), k % n));
+      try {
+        same(g, w);
+      } catch (e) {
+        throw new Error(`${name}: ${(e as Error).message}`);
+      }
+    }
+  });
+
   it("matrix-vector products (X w, X^T g, v^T X, and the batched forms) agree with a float64 product rounded to float32", () => {
     // 301 x 53: above the threshold, and neither a multiple of 4
     const [rows, k] = [301, 53];

@@ -166,3 +166,15 @@ export function gemvCols(M: usize, v: usize, y: usize, rows: i32, k: i32, acc: u
   }
   for (let i = 0; i < rows; i++) store<f32>(y + (<usize>i << 2), <f32>load<f64>(acc + (<usize>i << 3)));
 }
+
+/**
+ * The same op over `outer` rows of `inner` values: row r of a starts
+ * aStride values after row r - 1 (0: every row reads the same values), and
+ * likewise for b; out is contiguous. `scalars` as in elementwise (one value
+ * per row). A tangent batch times a derivative is this shape.
+ */
+export function elementwiseRows(op: i32, a: usize, b: usize, out: usize, outer: i32, inner: i32, aStride: i32, bStride: i32, scalars: i32): void {
+  for (let r = 0; r < outer; r++) {
+    elementwise(op, a + (<usize>(r * aStride) << 2), b + (<usize>(r * bStride) << 2), out + (<usize>(r * inner) << 2), inner, scalars);
+  }
+}

@@ -13,7 +13,7 @@ import {
   type View,
 } from "../backend";
 import { PATHS } from "./paths";
-import { wasmElementwise, wasmMatmul, wasmMatvec, wasmRowSum, WASM_OPS, type WasmOp } from "./wasm";
+import { wasmElementwise, wasmElementwiseRows, wasmMatmul, wasmMatvec, wasmRowSum, WASM_OPS, type RowRead, type WasmOp } from "./wasm";
 
 declare module "../backend" {
   interface Devices {
@@ -152,7 +152,8 @@ for (let r = 0; r < outer; r++) {
   }
 }`;
   }
-  return new Function("out", "ins", "shape", "strides", "offsets", body) as Kernel;
+  // (named, so that a CPU profile says which op and layout a loop is)
+  return new Function("out", "ins", "shape", "strides", "offsets", `${body}\n//# sourceURL=kernel-lib-cpu/${op}/${layout}/${types}`) as Kernel;
 }
 
 
@@ -189,6 +190,32 @@ function matvec(A: TypedArray, B: TypedArray, C: TypedArray, batch: number, m: n
     }
     C.set(acc, t * m * n);
   }
+}
+
+/**
+ * How each input reads `shape` as rows of its last dimension, if every one
+ * reads each row contiguously or as one value, with a fixed step from one
+ * row to the next; else null.
+ */
+function rowReads(inputs: View[], shape: number[]): RowRead[] | null {
+  const nd = shape.length;
+  if (nd < 2) return null;
+  const own = contiguousStrides(shape.slice(0, -1)); // a row's place in the outer dimensions
+  const reads: RowRead[] = [];
+  for (const v of inputs) {
+    const st = v.contiguous ? contiguousStrides(shape) : v.strides;
+    const si = st[nd - 1];
+    if (shape[nd - 1] > 1 && si !== 0 && si !== 1) return null;
+    let stride: number | null = null;
+    for (let d = 0; d < nd - 1; d++) {
+      if (shape[d] === 1) continue;
+      const s = st[d] / own[d];
+      if (!Number.isInteger(s) || s < 0 || (stride !== null && s !== stride)) return null;
+      stride = s;
+    }
+    reads.push({ stride: stride ?? 0, scalar: shape[nd - 1] === 1 || si === 0 });
+  }
+  return reads;
 }
 
 /** Each [rows, cols] matrix of a batch transposed, packed contiguously. */
@@ -275,6 +302,16 @@ export const cpuBackend: Backend = {
       const square = op === "pow" && layouts[0] === "c" && layouts[1] === "s" && arrays[1][offsets[1]] === 2;
       const wop: WasmOp | null = square ? "square" : op in WASM_OPS ? (op as WasmOp) : null;
       if (wop && wasmElementwise(wop, arrays as Float32Array[], offsets, scalar, out as Float32Array)) return new CpuStorage(out, dtype);
+    }
+    // float32 arithmetic over rows that each input reads contiguously (or as one value): WebAssembly SIMD, row by row
+    if (!flat && float32 && out.length >= PATHS.wasmElementwise && op in WASM_OPS) {
+      const reads = rowReads(inputs, shape);
+      const inner = shape[shape.length - 1];
+      const outer = out.length / inner;
+      // (each input's rows are copied with what lies between them: not where that is much more than the result)
+      if (reads && reads.every((r) => r.stride * outer <= 4 * out.length)) {
+        if (wasmElementwiseRows(op as WasmOp, arrays as Float32Array[], offsets, reads, outer, inner, out as Float32Array)) return new CpuStorage(out, dtype);
+      }
     }
     let byKey = kernels.get(op);
     if (byKey === undefined) kernels.set(op, (byKey = new Map()));

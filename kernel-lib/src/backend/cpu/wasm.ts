@@ -25,6 +25,7 @@ type MatmulFn = (a: number, b: number, c: number, m: number, k: number, n: numbe
 type ElementwiseFn = (op: number, a: number, b: number, out: number, n: number, scalars: number) => void;
 type RowSumFn = (src: number, out: number, rows: number, R: number) => void;
 type GemvFn = (M: number, v: number, y: number, rows: number, k: number, acc: number) => void;
+type RowsFn = (op: number, a: number, b: number, out: number, outer: number, inner: number, aStride: number, bStride: number, scalars: number) => void;
 
 export const WASM_FILE = path.join(__dirname, "..", "..", "wasm", "matmul.wasm");
 const ELEMENTWISE_FILE = path.join(__dirname, "..", "..", "wasm", "elementwise.wasm");
@@ -146,6 +147,7 @@ interface ElementwiseKernels {
   rowSum: RowSumFn;
   gemvRows: GemvFn;
   gemvCols: GemvFn;
+  elementwiseRows: RowsFn;
 }
 let elementwiseKernels: ElementwiseKernels | null | undefined;
 function loadElementwise(): ElementwiseKernels | null {
@@ -220,5 +222,36 @@ export function wasmMatvec(M: Float32Array, mo: number, V: Float32Array, vo: num
   new Float32Array(mem, pv, k).set(V.subarray(vo, vo + k));
   (byRows ? w.gemvRows : w.gemvCols)(0, pv, py, rows, k, pacc);
   y.set(new Float32Array(w.memory.buffer, py, rows), yo);
+  return true;
+}
+
+/** How an input reads the rows of an elementwise op: row r starts `stride` values after row r - 1; `scalar`: one value per row. */
+export interface RowRead {
+  stride: number;
+  scalar: boolean;
+}
+
+/**
+ * out = op(inputs) over `outer` rows of `inner` float32 values, each input
+ * read as its RowRead says from its offset (the broadcasts a batch of
+ * tangents makes: [B, n] against [n]). False without the kernels.
+ */
+export function wasmElementwiseRows(op: WasmOp, inputs: Float32Array[], offsets: number[], reads: RowRead[], outer: number, inner: number, out: Float32Array): boolean {
+  const w = loadElementwise();
+  if (!w) return false;
+  const at: number[] = [];
+  const spans = reads.map((r) => (outer - 1) * r.stride + (r.scalar ? 1 : inner));
+  let p = 0;
+  for (const span of spans) {
+    at.push(p);
+    p = align(p + 4 * span);
+  }
+  const po = p;
+  reserve(w, po + 4 * out.length);
+  const mem = w.memory.buffer;
+  inputs.forEach((x, i) => new Float32Array(mem, at[i], spans[i]).set(x.subarray(offsets[i], offsets[i] + spans[i])));
+  const two = inputs.length > 1;
+  w.elementwiseRows(WASM_OPS[op], at[0], two ? at[1] : at[0], po, outer, inner, reads[0].stride, two ? reads[1].stride : reads[0].stride, (reads[0].scalar ? 1 : 0) | (two && reads[1].scalar ? 2 : 0));
+  out.set(new Float32Array(w.memory.buffer, po, out.length));
   return true;
 }
