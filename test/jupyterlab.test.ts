@@ -40,6 +40,8 @@ const PLOTLY = "application/vnd.plotly.v1+json";
 interface Expected {
   figures: Array<{ at: string; traces: number; markerPoints: number; lineTraces: number; png: string | null }>;
   graphs: Array<{ at: string; nodes: number }>;
+  /** drawGraph(y, { steps: true }): the step-through player, its first frame's node count. */
+  steps: Array<{ at: string; nodes: number }>;
   /** plot.liveLoss() outputs: their final bundle. */
   live: Array<{ at: string; text: string; svg: string; png: string | null }>;
   errors: Array<{ at: string; ename: string; evalue: string }>;
@@ -48,7 +50,7 @@ interface Expected {
 }
 
 function expected(nb: Nb): Expected {
-  const e: Expected = { figures: [], graphs: [], live: [], errors: [], all: [] };
+  const e: Expected = { figures: [], graphs: [], steps: [], live: [], errors: [], all: [] };
   nb.cells.forEach((cell, c) => {
     if (cell.cell_type !== "code") return;
     (cell.outputs ?? []).forEach((o, i) => {
@@ -59,10 +61,15 @@ function expected(nb: Nb): Expected {
       if (!d) return;
       const svg = typeof d["image/svg+xml"] === "string" ? (d["image/svg+xml"] as string) : "";
       if (d[PLOTLY]) {
-        const fig = d[PLOTLY] as { data: Array<{ mode?: string; x: number[] }> };
-        const markerPoints = fig.data.filter((t) => (t.mode ?? "markers").includes("markers")).reduce((n, t) => n + t.x.length, 0);
-        const lineTraces = fig.data.filter((t) => (t.mode ?? "markers").includes("lines")).length;
-        e.figures.push({ at, traces: fig.data.length, markerPoints, lineTraces, png: typeof d["image/png"] === "string" ? (d["image/png"] as string) : null });
+        // (the page counts scatter traces; a contour is drawn in a layer of its own)
+        const fig = d[PLOTLY] as { data: Array<{ type?: string; mode?: string; x: number[] }> };
+        const scatter = fig.data.filter((t) => (t.type ?? "scatter") === "scatter");
+        const markerPoints = scatter.filter((t) => (t.mode ?? "markers").includes("markers")).reduce((n, t) => n + t.x.length, 0);
+        const lineTraces = scatter.filter((t) => (t.mode ?? "markers").includes("lines")).length;
+        e.figures.push({ at, traces: scatter.length, markerPoints, lineTraces, png: typeof d["image/png"] === "string" ? (d["image/png"] as string) : null });
+      } else if (/^the backward pass in \d+ steps?:/.test(String(d["text/plain"]))) {
+        const frames = JSON.parse(String(d["text/html"]).match(/<script type="text\/plain" id="[^"]+-frames">([^]*?)<\/script>/)![1]) as Array<{ svg: string }>;
+        e.steps.push({ at, nodes: (frames[0].svg.match(/class="node"/g) ?? []).length });
       } else if (svg.includes('class="graph"')) {
         e.graphs.push({ at, nodes: (svg.match(/class="node"/g) ?? []).length });
       } else if (svg && !d["text/html"] && /^step \d+: loss /.test(String(d["text/plain"]))) {
@@ -81,6 +88,7 @@ interface Picture {
   width: number;
   height: number;
   naturalWidth: number;
+  naturalHeight: number;
   /** Share of the picture's pixels that are not white or transparent (-1: could not be read). */
   ink: number;
   src: string;
@@ -133,6 +141,7 @@ async function seen(page: Page): Promise<Seen[]> {
           width: img.getBoundingClientRect().width,
           height: img.getBoundingClientRect().height,
           naturalWidth: img.naturalWidth,
+          naturalHeight: img.naturalHeight,
           ink: ink(img),
           src: img.src,
         }));
@@ -281,6 +290,22 @@ function checkCommon(r: Rendered, trusted: boolean): void {
       expect(s.text, `graph ${g.at}: text beside the picture`).toBe("");
     }
   }
+  for (const g of want.steps) {
+    const s = got.get(g.at)!;
+    expect(s.mime, `steps ${g.at}`).toBe("text/html");
+    if (trusted) {
+      // the player: its first frame, drawn, and the strip's PNG replaced
+      expect(s.graphNodes, `steps ${g.at}`).toBe(g.nodes);
+      expect(s.pictures, `steps ${g.at}: static strip left beside the player`).toEqual([]);
+      expect(s.text, `steps ${g.at}`).toContain("The seed:");
+    } else {
+      // no script: the strip of every step, one picture
+      expect(s.pictures.length, `steps ${g.at}`).toBe(1);
+      expect(s.pictures[0].naturalHeight, `steps ${g.at}`).toBeGreaterThan(s.pictures[0].naturalWidth / 2);
+      expect(s.pictures[0].ink, `steps ${g.at}: blank picture`).toBeGreaterThan(0.02);
+      expect(s.text, `steps ${g.at}: text beside the picture`).toBe("");
+    }
+  }
   for (const l of want.live) {
     const s = got.get(l.at)!;
     // done() was called: the final state carries the PNG copy, and its title names the last step
@@ -344,7 +369,7 @@ describe.runIf(available)("executed lessons in JupyterLab 4's output area (no pl
       // as many drawn figures and graph drawings on the page as the notebook holds, no more
       const all = [...r.got.values()];
       expect(all.filter((s) => s.plot?.drawn).length).toBe(r.want.figures.length);
-      expect(all.filter((s) => s.graphNodes > 0).length).toBe(r.want.graphs.length);
+      expect(all.filter((s) => s.graphNodes > 0).length).toBe(r.want.graphs.length + r.want.steps.length);
       expect(blocked).toEqual([]);
     } finally {
       await r.page.close();

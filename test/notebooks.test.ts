@@ -70,6 +70,18 @@ const expected: Record<string, Array<string | RegExp>> = {
     "Result: y = 2.00x + 0.00",
     "computational graph with 22 nodes",
   ],
+  "06-beyond-one-gradient.ipynb": [
+    "tensor([ 3., 12., 27.], dtype=float64)", // grad of sum(x^3)
+    "null [ 6, 12, 18 ]", // grad of grad, the input untouched
+    "column 0, jvp [ 0.7115777625872226, 0.25273386964447875 ]",
+    "row 1, vjp    [ 0.25273386964447875, 0.6739569857186101, -0.8424462321482625 ]",
+    /many inputs: jacfwd +[\d.]+ ms, jacrev +[\d.]+ ms +many outputs: jacfwd +[\d.]+ ms, jacrev +[\d.]+ ms\n/,
+    "H at (-1.2, 1) from hessian(): [ [ 1330, 480 ], [ 480, 200 ] ]",
+    "Newton after 8 steps:              (1.0000, 1.0000), f = 0.00e+0",
+    "50890 parameters; a Hessian would have 2.6 billion entries",
+    /u·\(Hv\) = (-?[\d.]+),  v·\(Hu\) = -?[\d.]+/,
+    "gradcheck: Jacobian mismatch for output 0 element [0] with respect to input 0 element [0]: analytical 0.36787944117144233, numerical 0.26894142",
+  ],
   "04-autograd-tensor-api.ipynb": [
     "tensor([0., 1., 2., 3.])",
     "null\n",

@@ -28,8 +28,8 @@ describe("student versions", () => {
   const { written } = writeStudentVersions(lessonsDir, outDir);
   const names = written.map((f) => path.basename(f));
 
-  it("every lesson with exercises (01, 02, 03) gets one, and each has check cells", () => {
-    for (const n of ["01-", "02-", "03-"]) expect(names.some((f) => f.startsWith(n)), `no student version of lesson ${n}`).toBe(true);
+  it("every lesson with exercises (01, 02, 03, 06) gets one, and each has check cells", () => {
+    for (const n of ["01-", "02-", "03-", "06-"]) expect(names.some((f) => f.startsWith(n)), `no student version of lesson ${n}`).toBe(true);
     for (const f of written) expect(read(f).cells.filter(isCheck).length, f).toBeGreaterThan(0);
   });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { installKernelSpecs, runNotebook, type NotebookResult } from "kernel-lib/runner";
@@ -167,6 +167,27 @@ describe("the patched kernel through kernel-lib-run", () => {
     });
     // Declaring it again defines it.
     expect(cells[3].outputs[0]).toMatchObject({ output_type: "execute_result", data: { "text/plain": "6" } });
+  }, 120_000);
+
+  it("files created and removed in the notebook's folder while it runs (an autosave) do not break the next cells", async () => {
+    // Unpatched, TypeScript's folder watcher schedules a rebuild between cells and every later cell fails with "Unexpected pending rebuildTimer".
+    // (a folder inside the project, so that kernel-lib resolves from it)
+    const dir = mkdtempSync(path.join(__dirname, "..", "test-output", "folder-changes-"));
+    copyFileSync(path.join(fixtures, "folder-changes.ipynb"), path.join(dir, "folder-changes.ipynb"));
+    let n = 0;
+    const churn = setInterval(() => {
+      const file = path.join(dir, `autosave-${n++ % 3}.ipynb`);
+      if (existsSync(file)) rmSync(file);
+      else writeFileSync(file, "{}");
+    }, 50);
+    try {
+      const r = await runNotebook(path.join(dir, "folder-changes.ipynb"), { keepGoing: true, writeDir: path.join(dir, "out"), log: () => {} });
+      expect(r.failures.map((f) => f.message)).toEqual([]);
+      const results = codeCells(r.written!).map((c) => c.outputs.find((o) => o.output_type === "execute_result")?.data?.["text/plain"]);
+      expect(results).toEqual(["0", "2", "4", "6", "8", "10"]);
+    } finally {
+      clearInterval(churn);
+    }
   }, 120_000);
 
   it("JavaScript cells (jslab) get the new library and real errors but no strict type rules", async () => {

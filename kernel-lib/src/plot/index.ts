@@ -22,9 +22,12 @@ export interface FigureOptions {
   yLabel?: string;
   /** Pixel height of the figure (the width follows the page). */
   height?: number;
+  /** Logarithmic axes (the values must be positive). */
+  logX?: boolean;
+  logY?: boolean;
 }
 
-interface Trace {
+interface ScatterTrace {
   type: "scatter";
   mode: "markers" | "lines" | "lines+markers";
   x: number[];
@@ -32,6 +35,27 @@ interface Trace {
   name?: string;
   marker?: { color: string; size?: number };
   line?: { color: string };
+}
+interface ContourTrace {
+  type: "contour";
+  x: number[];
+  y: number[];
+  /** z[j][i] is the value at (x[i], y[j]), as Plotly wants it. */
+  z: number[][];
+  name?: string;
+  ncontours: number;
+  colorscale: string;
+  showscale: boolean;
+  contours: { coloring: "heatmap" | "lines" };
+}
+type Trace = ScatterTrace | ContourTrace;
+
+export interface ContourOptions {
+  name?: string;
+  /** About how many contour levels (default 20). */
+  levels?: number;
+  /** Filled bands (default) or lines only. */
+  fill?: boolean;
 }
 
 function toNumbers(what: string, values: Values): number[] {
@@ -63,13 +87,35 @@ export class Figure {
     return this.addTrace("lines", x, y, options);
   }
 
-  private addTrace(mode: Trace["mode"], xs: Values, ys: Values, options: TraceOptions): this {
+  /**
+   * Contours of z over the grid x × y: z[j][i] is the value at (x[i], y[j])
+   * (rows follow y), or a function evaluated at each grid point. Lines and
+   * markers added afterwards are drawn over it (a path over a loss surface).
+   */
+  contour(xs: Values, ys: Values, z: number[][] | ((x: number, y: number) => number), options: ContourOptions = {}): this {
+    const x = toNumbers("x", xs);
+    const y = toNumbers("y", ys);
+    const grid = typeof z === "function" ? y.map((yv) => x.map((xv) => z(xv, yv))) : z;
+    if (!Array.isArray(grid) || grid.length !== y.length || grid.some((row) => !Array.isArray(row) || row.length !== x.length)) {
+      throw new RangeError(`plot: contour needs z as ${y.length} rows (one per y) of ${x.length} values (one per x)`);
+    }
+    grid.forEach((row, j) => toNumbers(`z[${j}]`, row));
+    const trace: ContourTrace = { type: "contour", x, y, z: grid, ncontours: options.levels ?? 20, colorscale: "Viridis", showscale: false, contours: { coloring: options.fill === false ? "lines" : "heatmap" } };
+    if (options.name !== undefined) trace.name = options.name;
+    this.traces.push(trace);
+    return this;
+  }
+
+  private addTrace(mode: ScatterTrace["mode"], xs: Values, ys: Values, options: TraceOptions): this {
     const x = toNumbers("x", xs);
     const y = toNumbers("y", ys);
     if (x.length !== y.length) {
       throw new RangeError(`plot: x has ${x.length} values but y has ${y.length}`);
     }
-    const trace: Trace = { type: "scatter", mode, x, y };
+    for (const [axis, on, v] of [["x", this.options.logX, x], ["y", this.options.logY, y]] as const) {
+      if (on && v.some((n) => n <= 0)) throw new RangeError(`plot: the ${axis} axis is logarithmic, so every ${axis} value must be positive`);
+    }
+    const trace: ScatterTrace = { type: "scatter", mode, x, y };
     if (options.name !== undefined) trace.name = options.name;
     if (options.color !== undefined) {
       if (mode === "lines") trace.line = { color: options.color };
@@ -85,17 +131,18 @@ export class Figure {
     const layout: Record<string, unknown> = {
       height,
       margin: { l: 60, r: 20, t: title ? 50 : 20, b: 50 },
-      showlegend: this.traces.some((t) => t.name !== undefined),
+      showlegend: this.traces.some((t) => t.name !== undefined && t.type === "scatter"),
     };
     if (title) layout.title = { text: title };
-    if (xLabel) layout.xaxis = { title: { text: xLabel } };
-    if (yLabel) layout.yaxis = { title: { text: yLabel } };
+    const { logX, logY } = this.options;
+    if (xLabel || logX) layout.xaxis = { ...(xLabel ? { title: { text: xLabel } } : {}), ...(logX ? { type: "log" } : {}) };
+    if (yLabel || logY) layout.yaxis = { ...(yLabel ? { title: { text: yLabel } } : {}), ...(logY ? { type: "log" } : {}) };
     return { data: this.traces, layout };
   }
 
   /** A one-line description, shown where no HTML can be. */
   toString(): string {
-    const counts = this.traces.map((t) => `${t.mode === "lines" ? "line" : "scatter"} of ${t.x.length} points`);
+    const counts = this.traces.map((t) => (t.type === "contour" ? `contour over ${t.x.length} x ${t.y.length} points` : `${t.mode === "lines" ? "line" : "scatter"} of ${t.x.length} points`));
     return `Figure${this.options.title ? ` "${this.options.title}"` : ""}: ${counts.join(", ") || "no traces"}`;
   }
 
@@ -128,14 +175,12 @@ export class Figure {
   /** A static picture of the figure (SVG), for places where no script runs. */
   toSVG(): string {
     const { title, xLabel, yLabel, height } = this.options;
-    const traces: SvgTrace[] = this.traces.map((t) => ({
-      mode: t.mode,
-      x: t.x,
-      y: t.y,
-      name: t.name,
-      color: t.line?.color ?? t.marker?.color,
-    }));
-    return renderSvg({ traces, title, xLabel, yLabel, height });
+    const traces: SvgTrace[] = this.traces.map((t) =>
+      t.type === "contour"
+        ? { mode: "heatmap", x: t.x, y: t.y, z: t.z }
+        : { mode: t.mode, x: t.x, y: t.y, name: t.name, color: t.line?.color ?? t.marker?.color },
+    );
+    return renderSvg({ traces, title, xLabel, yLabel, height, logX: this.options.logX, logY: this.options.logY });
   }
 
   /**
