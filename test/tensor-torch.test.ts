@@ -29,6 +29,7 @@ import {
   nn,
   optim,
   log1p,
+  zerosLike,
   opTable,
   CHECKS,
   type NestedArray,
@@ -55,6 +56,8 @@ interface Case {
   output: Recorded;
   weight?: NestedArray;
   grads?: Record<string, NestedArray>;
+  direction?: Record<string, NestedArray>;
+  hvp?: Record<string, NestedArray>;
   extras?: Record<string, Recorded>;
 }
 interface Reference {
@@ -281,6 +284,21 @@ function run(c: Case): void {
   output.mul(tensor(c.weight, F64)).sum().backward();
   for (const k of needGrad) {
     expectMatches(`${c.name} d/d${k}`, inputs[k].grad, { dtype: "float64", shape: c.inputs[k].shape, value: c.grads![k] });
+  }
+  // Second order, on a fresh graph: the Hessian of sum(out * w + out^2 / 2) times torch's direction, by double backward.
+  if (c.hvp === undefined) return;
+  expect(Object.keys(c.hvp).sort(), `${c.name}: torch's Hessian-vector products`).toEqual(needGrad);
+  const again: Inputs = {};
+  for (const [k, r] of Object.entries(c.inputs)) again[k] = makeInput(r);
+  const second = IMPL[c.name](again, c.args);
+  const out = second instanceof Tensor ? second : second.output;
+  out.mul(tensor(c.weight, F64)).add(out.mul(out).mul(0.5)).sum().backward({ createGraph: true });
+  const along = needGrad.reduce((acc, k) => acc.add(again[k].grad!.mul(tensor(c.direction![k], F64)).sum()), tensor(0, F64));
+  for (const k of needGrad) again[k].grad = null;
+  if (along.requiresGrad) along.backward();
+  for (const k of needGrad) {
+    const hv = again[k].grad ?? zerosLike(again[k]);
+    expectMatches(`${c.name} Hessian-vector product for ${k}`, hv, { dtype: "float64", shape: c.inputs[k].shape, value: c.hvp[k] });
   }
 }
 
