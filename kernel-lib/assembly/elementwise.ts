@@ -122,49 +122,53 @@ export function rowSum(src: usize, out: usize, rows: i32, R: i32): void {
 
 /**
  * y[i] = the sum over kk of M[i, kk] v[kk], for a [rows, k] float32 M: dot
- * products, the products and sums in float64 (as the JavaScript loop does).
+ * products in float32 lanes (as the matmul kernel sums), four at a time.
  */
 export function gemvRows(M: usize, v: usize, y: usize, rows: i32, k: i32): void {
+  const k8 = k & ~7;
   const k4 = k & ~3;
   for (let i = 0; i < rows; i++) {
     const r = M + ((<usize>i * <usize>k) << 2);
-    let s0 = f64x2.splat(0);
-    let s1 = f64x2.splat(0);
-    for (let kk = 0; kk < k4; kk += 4) {
-      const a = v128.load(r + (<usize>kk << 2));
-      const b = v128.load(v + (<usize>kk << 2));
-      s0 = f64x2.add(s0, f64x2.mul(f64x2.promote_low_f32x4(a), f64x2.promote_low_f32x4(b)));
-      s1 = f64x2.add(s1, f64x2.mul(f64x2.promote_low_f32x4(i32x4.shuffle(a, a, 2, 3, 0, 1)), f64x2.promote_low_f32x4(i32x4.shuffle(b, b, 2, 3, 0, 1))));
+    let s0 = f32x4.splat(0);
+    let s1 = f32x4.splat(0);
+    let kk = 0;
+    for (; kk < k8; kk += 8) {
+      const o = <usize>kk << 2;
+      s0 = f32x4.add(s0, f32x4.mul(v128.load(r + o), v128.load(v + o)));
+      s1 = f32x4.add(s1, f32x4.mul(v128.load(r + o, 16), v128.load(v + o, 16)));
     }
-    let acc = f64x2.extract_lane(s0, 0) + f64x2.extract_lane(s1, 0) + (f64x2.extract_lane(s0, 1) + f64x2.extract_lane(s1, 1));
-    for (let kk = k4; kk < k; kk++) acc += <f64>load<f32>(r + (<usize>kk << 2)) * <f64>load<f32>(v + (<usize>kk << 2));
-    store<f32>(y + (<usize>i << 2), <f32>acc);
+    if (kk < k4) {
+      const o = <usize>kk << 2;
+      s0 = f32x4.add(s0, f32x4.mul(v128.load(r + o), v128.load(v + o)));
+      kk += 4;
+    }
+    const s = f32x4.add(s0, s1);
+    let acc = (f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1)) + (f32x4.extract_lane(s, 2) + f32x4.extract_lane(s, 3));
+    for (; kk < k; kk++) acc += load<f32>(r + (<usize>kk << 2)) * load<f32>(v + (<usize>kk << 2));
+    store<f32>(y + (<usize>i << 2), acc);
   }
 }
 
 /**
  * y = the sum over kk of v[kk] M[kk, :], for a [k, rows] float32 M (rows
- * scaled and added), summed in float64 in `acc` (scratch for rows doubles).
+ * scaled and added), in float32 lanes.
  */
-export function gemvCols(M: usize, v: usize, y: usize, rows: i32, k: i32, acc: usize): void {
-  memory.fill(acc, 0, <usize>rows << 3);
+export function gemvCols(M: usize, v: usize, y: usize, rows: i32, k: i32): void {
+  memory.fill(y, 0, <usize>rows << 2);
   const r4 = rows & ~3;
   for (let kk = 0; kk < k; kk++) {
-    const xs = <f64>load<f32>(v + (<usize>kk << 2));
-    const x = f64x2.splat(xs);
+    const xs = load<f32>(v + (<usize>kk << 2));
+    const x = f32x4.splat(xs);
     const row = M + ((<usize>kk * <usize>rows) << 2);
     for (let i = 0; i < r4; i += 4) {
-      const a = v128.load(row + (<usize>i << 2));
-      const p = acc + (<usize>i << 3);
-      v128.store(p, f64x2.add(v128.load(p), f64x2.mul(f64x2.promote_low_f32x4(a), x)));
-      v128.store(p, f64x2.add(v128.load(p, 16), f64x2.mul(f64x2.promote_low_f32x4(i32x4.shuffle(a, a, 2, 3, 0, 1)), x)), 16);
+      const o = <usize>i << 2;
+      v128.store(y + o, f32x4.add(v128.load(y + o), f32x4.mul(v128.load(row + o), x)));
     }
     for (let i = r4; i < rows; i++) {
-      const p = acc + (<usize>i << 3);
-      store<f64>(p, load<f64>(p) + <f64>load<f32>(row + (<usize>i << 2)) * xs);
+      const o = <usize>i << 2;
+      store<f32>(y + o, load<f32>(y + o) + load<f32>(row + o) * xs);
     }
   }
-  for (let i = 0; i < rows; i++) store<f32>(y + (<usize>i << 2), <f32>load<f64>(acc + (<usize>i << 3)));
 }
 
 /**

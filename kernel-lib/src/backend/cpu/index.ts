@@ -158,11 +158,11 @@ for (let r = 0; r < outer; r++) {
 
 
 /**
- * op(A) [m, k] times op(B) [k, n] where n or m is 1, reading the operands in
- * place (op transposes where its flag is set), accumulated in float64: the
- * matrix-vector products of a gradient (X w, X^T g) would otherwise pay for
- * a copy of the matrix into the WebAssembly memory and a kernel made for
- * eight columns at a time.
+ * op(A) [m, k] times op(B) [k, n] where n or m is 1 (op transposes where
+ * its flag is set): the matrix-vector products of a gradient (X w, X^T g),
+ * which the matmul kernel would pad to eight columns. Large float32 ones run
+ * in WebAssembly SIMD (sums in float32, as the matmul kernel's); the rest
+ * read the operands in place and sum in float64.
  */
 function matvec(A: TypedArray, B: TypedArray, C: TypedArray, batch: number, m: number, k: number, n: number, aStride: number, bStride: number, transA: boolean, transB: boolean): void {
   // as y = M v: M is op(A) when n = 1, else op(B) transposed (C^T = op(B)^T op(A)^T)

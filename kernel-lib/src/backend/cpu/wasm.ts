@@ -24,7 +24,7 @@ interface WasmMemory {
 type MatmulFn = (a: number, b: number, c: number, m: number, k: number, n: number, packed: number, transA: number, transB: number) => void;
 type ElementwiseFn = (op: number, a: number, b: number, out: number, n: number, scalars: number) => void;
 type RowSumFn = (src: number, out: number, rows: number, R: number) => void;
-type GemvFn = (M: number, v: number, y: number, rows: number, k: number, acc: number) => void;
+type GemvFn = (M: number, v: number, y: number, rows: number, k: number) => void;
 type RowsFn = (op: number, a: number, b: number, out: number, outer: number, inner: number, aStride: number, bStride: number, scalars: number) => void;
 
 export const WASM_FILE = path.join(__dirname, "..", "..", "wasm", "matmul.wasm");
@@ -208,19 +208,18 @@ export function wasmRowSum(src: Float32Array, out: Float32Array, rows: number, R
 /**
  * y = M v for a float32 matrix of `rows` x `k` values read from `mo`: stored
  * [rows, k] (byRows: dot products) or [k, rows] (rows scaled and added); the
- * sums in float64. False without the kernels.
+ * sums in float32, as the matmul kernel's. False without the kernels.
  */
 export function wasmMatvec(M: Float32Array, mo: number, V: Float32Array, vo: number, y: Float32Array, yo: number, rows: number, k: number, byRows: boolean): boolean {
   const w = loadElementwise();
   if (!w) return false;
   const pv = align(4 * rows * k);
   const py = align(pv + 4 * k);
-  const pacc = align(py + 4 * rows);
-  reserve(w, pacc + 8 * rows);
+  reserve(w, py + 4 * rows);
   const mem = w.memory.buffer;
   new Float32Array(mem, 0, rows * k).set(M.subarray(mo, mo + rows * k));
   new Float32Array(mem, pv, k).set(V.subarray(vo, vo + k));
-  (byRows ? w.gemvRows : w.gemvCols)(0, pv, py, rows, k, pacc);
+  (byRows ? w.gemvRows : w.gemvCols)(0, pv, py, rows, k);
   y.set(new Float32Array(w.memory.buffer, py, rows), yo);
   return true;
 }
