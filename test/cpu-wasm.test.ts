@@ -123,6 +123,21 @@ describe("CPU float32 kernels in WebAssembly SIMD match the plain loops", () => 
     }
   });
 
+  it("a matrix kept in the WebAssembly memory between products is copied again once it changes", () => {
+    const X = tensor(Array.from(data(200 * 41, 8)).map((v) => (Number.isNaN(v) ? 1 : v))).reshape(200, 41);
+    const w = tensor(Array.from({ length: 41 }, (_, i) => i / 41));
+    const before = Array.from(X.matmul(w).data());
+    expect(Array.from(X.matmul(w).data())).toEqual(before); // (the kept copy)
+    X.index(3).fill_(2); // in place, through a view
+    const after = Array.from(X.matmul(w).data());
+    const row3 = Array.from({ length: 41 }, (_, i) => 2 * (i / 41)).reduce((a, b) => a + b, 0);
+    expect(after[3]).toBeCloseTo(row3, 4);
+    expect(after.filter((v, i) => i !== 3 && v !== before[i])).toEqual([]);
+    // another matrix of the same size is not taken for the kept one
+    const Y = X.mul(-1);
+    expect(Array.from(Y.matmul(w).data())).toEqual(after.map((v) => (v === 0 ? 0 : -v)));
+  });
+
   it("gradients through the fast path are unchanged", () => {
     const w = tensor(a.map((v) => (Number.isNaN(v) ? 0 : v)), { requiresGrad: true });
     w.mul(B).add(1).pow(2).mean().backward();

@@ -164,7 +164,20 @@ for (let r = 0; r < outer; r++) {
  * in WebAssembly SIMD (sums in float32, as the matmul kernel's); the rest
  * read the operands in place and sum in float64.
  */
-function matvec(A: TypedArray, B: TypedArray, C: TypedArray, batch: number, m: number, k: number, n: number, aStride: number, bStride: number, transA: boolean, transB: boolean): void {
+function matvec(
+  A: TypedArray,
+  B: TypedArray,
+  C: TypedArray,
+  batch: number,
+  m: number,
+  k: number,
+  n: number,
+  aStride: number,
+  bStride: number,
+  transA: boolean,
+  transB: boolean,
+  matrix: Storage,
+): void {
   // as y = M v: M is op(A) when n = 1, else op(B) transposed (C^T = op(B)^T op(A)^T)
   const rows = n === 1 ? m : n;
   const acc = new Float64Array(rows);
@@ -172,7 +185,7 @@ function matvec(A: TypedArray, B: TypedArray, C: TypedArray, batch: number, m: n
     const [M, mo, V, vo] = n === 1 ? [A, t * aStride, B, t * bStride] : [B, t * bStride, A, t * aStride];
     // is M stored as [rows, k] (dot products) or as [k, rows] (sums of scaled rows)?
     const byRows = n === 1 ? !transA : transB;
-    if (M instanceof Float32Array && rows * k >= PATHS.wasmMatvec && wasmMatvec(M, mo, V as Float32Array, vo, C as Float32Array, t * m * n, rows, k, byRows)) continue;
+    if (M instanceof Float32Array && rows * k >= PATHS.wasmMatvec && wasmMatvec(M, mo, V as Float32Array, vo, C as Float32Array, t * m * n, rows, k, byRows, matrix)) continue;
     if (byRows) {
       for (let i = 0; i < rows; i++) {
         let s = 0;
@@ -393,7 +406,7 @@ export const cpuBackend: Backend = {
     const C = allocate(a.dtype, batch * m * n);
     // a matrix times a vector (or a vector times a matrix): one pass over the matrix, in place
     if (n === 1 || m === 1) {
-      matvec(A, B, C, batch, m, k, n, aBatchStride, bBatchStride, transA, transB);
+      matvec(A, B, C, batch, m, k, n, aBatchStride, bBatchStride, transA, transB, n === 1 ? a : b);
       return new CpuStorage(C, a.dtype);
     }
     // float32 products of some size go to the WebAssembly SIMD kernel, which reads transposed operands in place

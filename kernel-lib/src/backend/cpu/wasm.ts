@@ -150,17 +150,25 @@ interface ElementwiseKernels {
   elementwiseRows: RowsFn;
 }
 let elementwiseKernels: ElementwiseKernels | null | undefined;
-function loadElementwise(): ElementwiseKernels | null {
-  if (elementwiseKernels !== undefined) return elementwiseKernels;
+function elementwiseInstance(): ElementwiseKernels | null {
   try {
     if (!existsSync(ELEMENTWISE_FILE)) throw new Error(`${ELEMENTWISE_FILE} is missing (run npm run build)`);
     const memory = new WebAssembly.Memory({ initial: 16, maximum: MAX_PAGES, shared: false });
-    elementwiseKernels = { memory, ...instantiate<Omit<ElementwiseKernels, "memory">>(memory, ELEMENTWISE_FILE) };
+    return { memory, ...instantiate<Omit<ElementwiseKernels, "memory">>(memory, ELEMENTWISE_FILE) };
   } catch {
-    elementwiseKernels = null;
+    return null;
   }
+}
+function loadElementwise(): ElementwiseKernels | null {
+  if (elementwiseKernels === undefined) elementwiseKernels = elementwiseInstance();
   return elementwiseKernels;
 }
+
+// The matrix-vector products have an instance of their own, whose memory keeps
+// the last matrix: the same matrix again (X in X w, then X^T g, in every step
+// of a loop) is not copied again while its storage is unchanged.
+let matvecKernels: ElementwiseKernels | null | undefined;
+let resident: { owner: WeakRef<{ version: number }>; version: number; at: number; size: number } | null = null;
 
 const align = (p: number): number => (p + 15) & ~15;
 
@@ -210,14 +218,32 @@ export function wasmRowSum(src: Float32Array, out: Float32Array, rows: number, R
  * [rows, k] (byRows: dot products) or [k, rows] (rows scaled and added); the
  * sums in float32, as the matmul kernel's. False without the kernels.
  */
-export function wasmMatvec(M: Float32Array, mo: number, V: Float32Array, vo: number, y: Float32Array, yo: number, rows: number, k: number, byRows: boolean): boolean {
-  const w = loadElementwise();
+export function wasmMatvec(
+  M: Float32Array,
+  mo: number,
+  V: Float32Array,
+  vo: number,
+  y: Float32Array,
+  yo: number,
+  rows: number,
+  k: number,
+  byRows: boolean,
+  /** M's storage: its version says whether a copy kept from an earlier call is still M */
+  owner?: { version: number },
+): boolean {
+  if (matvecKernels === undefined) matvecKernels = elementwiseInstance();
+  const w = matvecKernels;
   if (!w) return false;
-  const pv = align(4 * rows * k);
+  const size = rows * k;
+  const pv = align(4 * size);
   const py = align(pv + 4 * k);
   reserve(w, py + 4 * rows);
   const mem = w.memory.buffer;
-  new Float32Array(mem, 0, rows * k).set(M.subarray(mo, mo + rows * k));
+  const kept = owner !== undefined && resident !== null && resident.owner.deref() === owner && resident.version === owner.version && resident.at === mo && resident.size === size;
+  if (!kept) {
+    new Float32Array(mem, 0, size).set(M.subarray(mo, mo + size));
+    resident = owner === undefined ? null : { owner: new WeakRef(owner), version: owner.version, at: mo, size };
+  }
   new Float32Array(mem, pv, k).set(V.subarray(vo, vo + k));
   (byRows ? w.gemvRows : w.gemvCols)(0, pv, py, rows, k);
   y.set(new Float32Array(w.memory.buffer, py, rows), yo);
