@@ -1,9 +1,9 @@
 import { describe, expect, it, beforeAll } from "vitest";
-import { mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { execFile } from "node:child_process";
-import { junitReport, runNotebook, type NotebookResult } from "kernel-lib/runner";
+import { junitReport, runNotebook, shard, type NotebookResult } from "kernel-lib/runner";
 
 const fixtures = path.join(__dirname, "fixtures", "notebooks");
 const quiet = { log: () => {} };
@@ -196,6 +196,65 @@ for case in ET.parse(sys.argv[1]).getroot().iter("testcase"):
       "c.ipynb 0.005 | the kernel did not start: tslab is not installed",
     ]);
   });
+
+  it("-p sets the parameters cell's names with their types, after it, in a cell tagged injected-parameters", async () => {
+    const out = mkdtempSync(path.join(tmpdir(), "params-"));
+    const { code, stdout } = await runCli(["-p", "steps", "20", "--parameter", "label", '"ci"', "-p", "fast", "true", "--write", out, path.join(fixtures, "parameters.ipynb")]);
+    expect(code, stdout).toBe(0);
+    const nb = JSON.parse(readFileSync(path.join(out, "parameters.ipynb"), "utf8"));
+    const injected = nb.cells[2];
+    expect(injected.metadata.tags).toEqual(["injected-parameters"]);
+    expect(injected.source).toBe('// Parameters given to this run\nconst steps: number = 20;\nconst label: string = "ci";\nconst fast: boolean = true;');
+    expect(nb.cells[3].outputs[0].text).toBe("40 ci true number\n");
+    // without -p the defaults hold
+    const plain = await runCli(["--write", out, path.join(fixtures, "parameters.ipynb")]);
+    expect(plain.code).toBe(0);
+    expect(JSON.parse(readFileSync(path.join(out, "parameters.ipynb"), "utf8")).cells[2].outputs[0].text).toBe("2000 full false number\n");
+  });
+
+  it("-p refuses a name the notebook does not declare, and a value of another type", async () => {
+    const undeclared = await runCli(["-p", "epochs", "3", path.join(fixtures, "parameters.ipynb")]);
+    expect(undeclared.code).toBe(1);
+    expect(undeclared.stdout).toContain("parameters.ipynb: its parameters cell does not declare epochs (it declares steps, label, fast)");
+    const typed = await runCli(["-p", "steps", "many", path.join(fixtures, "parameters.ipynb")]);
+    expect(typed.code).toBe(1);
+    expect(typed.stdout).toContain('parameter steps is a number in the notebook, but -p steps gave the string "many"');
+    const none = await runCli(["-p", "steps", "3", path.join(fixtures, "passing.ipynb")]);
+    expect(none.stdout).toContain('has no cell tagged "parameters", so -p steps has nothing to set');
+    expect((await runCli([fixtures, "-p", "steps"])).stderr).toContain("-p needs a name and a value: -p steps 20");
+  });
+
+  it("metadata overrides --timeout as nbmake reads it: execution.timeout, allow_errors, and a cell's own timeout", async () => {
+    const { code, stdout } = await runCli(["--timeout", "60", path.join(fixtures, "metadata.ipynb")]);
+    expect(code).toBe(1);
+    expect(stdout).toMatch(/\[1\/3\] ok .*throw new Error/); // allow_errors
+    expect(stdout).toMatch(/\[2\/3\] ok /); // 2.5 s within the cell's 5 s
+    expect(stdout).toContain("metadata.ipynb: cell 3 (code cell 3) timed out");
+    expect(stdout).toContain("no result within 1 s");
+  }, 60_000);
+
+  it("--shard I/N: the N slices partition the notebooks given, each the same on every machine", async () => {
+    const all = ["c.ipynb", "a.ipynb", "e.ipynb", "b.ipynb", "d.ipynb"];
+    const slices = [1, 2, 3].map((i) => shard(all, i, 3));
+    expect(slices).toEqual([["a.ipynb", "d.ipynb"], ["b.ipynb", "e.ipynb"], ["c.ipynb"]]);
+    expect(slices.flat().sort()).toEqual([...all].sort());
+    expect(shard([...all].reverse(), 2, 3)).toEqual(slices[1]);
+    // (a folder inside the project, so that the kernel is found from it)
+    mkdirSync(path.join(__dirname, "..", "test-output"), { recursive: true });
+    const dir = mkdtempSync(path.join(__dirname, "..", "test-output", "shards-"));
+    for (const n of ["one", "two", "three"]) writeFileSync(path.join(dir, `${n}.ipynb`), readFileSync(path.join(fixtures, "passing.ipynb")));
+    const { code, stdout } = await runCli(["--shard", "2/2", dir]);
+    expect(code, stdout).toBe(0);
+    expect(stdout).toMatch(/^shard 2\/2: 1 of 3 notebooks\n/);
+    expect(stdout).toContain("three.ipynb"); // one, three, two: the second is three
+    expect(stdout.trim().split("\n").pop()).toBe("1 passed, 0 failed");
+    const empty = await runCli(["--shard", "5/9", dir]);
+    expect(empty.code).toBe(0);
+    expect(empty.stdout.trim()).toBe("shard 5/9: 0 of 3 notebooks");
+    const bad = await runCli(["--shard", "4/3", fixtures]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("--shard needs I/N with 1 <= I <= N, got 4/3");
+  }, 120_000);
 
   it("rejects bad arguments with usage", async () => {
     expect((await runCli(["--timeout", "-1", fixtures])).code).toBe(2);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { installKernelSpecs, runNotebook, type NotebookResult } from "kernel-lib/runner";
@@ -172,6 +172,7 @@ describe("the patched kernel through kernel-lib-run", () => {
   it("files created and removed in the notebook's folder while it runs (an autosave) do not break the next cells", async () => {
     // Unpatched, TypeScript's folder watcher schedules a rebuild between cells and every later cell fails with "Unexpected pending rebuildTimer".
     // (a folder inside the project, so that kernel-lib resolves from it)
+    mkdirSync(path.join(__dirname, "..", "test-output"), { recursive: true });
     const dir = mkdtempSync(path.join(__dirname, "..", "test-output", "folder-changes-"));
     copyFileSync(path.join(fixtures, "folder-changes.ipynb"), path.join(dir, "folder-changes.ipynb"));
     let n = 0;

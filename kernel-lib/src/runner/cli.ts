@@ -3,13 +3,17 @@ import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { runNotebooks } from "./run";
 import { junitReport } from "./junit";
+import { parseParameterValue, shard, type ParameterValue } from "./parameters";
 
 const USAGE = `Usage: kernel-lib-run [options] <notebook.ipynb | folder>...
 
 Executes each notebook top to bottom in a fresh tslab kernel (the one in the
 notebook's node_modules) and reports the first failing cell of each.
 Folders are searched for *.ipynb (checkpoints and node_modules are skipped).
-Cell tags: skip-execution (not run), raises-exception (must fail).
+Cell tags: skip-execution (not run), raises-exception (must fail),
+parameters (the defaults -p replaces). Metadata, as nbmake reads it:
+execution.timeout (seconds) and execution.allow_errors in the notebook's,
+timeout (seconds) in a cell's; they override --timeout.
 
 Options:
   --timeout SEC          per-cell limit (default 120); interrupt, then kill
@@ -22,6 +26,14 @@ Options:
                          notebook's path
   --junit FILE           also write a JUnit XML report (a test case per
                          notebook) for the CI service to show
+  -p NAME VALUE          set a parameter: a cell tagged injected-parameters
+                         after the one tagged parameters declares it again
+                         (VALUE as JSON: 20, true, '"text"'; anything else is
+                         a string); repeatable; a name the notebook does not
+                         declare, or a value of another type, fails it
+  --shard I/N            run only the I-th of N slices of the notebooks
+                         (every N-th in sorted order, from the I-th), so a
+                         CI matrix of N machines covers each one once
   -h, --help             this text
 
 Ends with "N passed, N failed" (notebooks); exits 1 if any failed.`;
@@ -46,10 +58,32 @@ function seconds(flag: string, value: string | undefined, fallback: number): num
   return n * 1000;
 }
 
+/** Take `-p NAME VALUE` (or `--parameter`) out of argv: parseArgs would read VALUE as a notebook. */
+function takeParameters(argv: string[]): { rest: string[]; parameters: Record<string, ParameterValue> } {
+  const rest: string[] = [];
+  const parameters: Record<string, ParameterValue> = {};
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] !== "-p" && argv[i] !== "--parameter") {
+      rest.push(argv[i]);
+      continue;
+    }
+    const [name, value] = [argv[i + 1], argv[i + 2]];
+    if (name === undefined || value === undefined) throw new Error(`${argv[i]} needs a name and a value: -p steps 20`);
+    if (!/^[A-Za-z_$][\w$]*$/.test(name)) throw new Error(`${argv[i]}: "${name}" is not a name a cell can declare`);
+    parameters[name] = parseParameterValue(value);
+    i += 2;
+  }
+  return { rest, parameters };
+}
+
 async function main(): Promise<number> {
   let args;
+  let parameters: Record<string, ParameterValue>;
   try {
+    const taken = takeParameters(process.argv.slice(2));
+    parameters = taken.parameters;
     args = parseArgs({
+      args: taken.rest,
       allowPositionals: true,
       options: {
         timeout: { type: "string" },
@@ -58,6 +92,7 @@ async function main(): Promise<number> {
         "keep-going": { type: "boolean" },
         jobs: { type: "string" },
         junit: { type: "string" },
+        shard: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -81,6 +116,13 @@ async function main(): Promise<number> {
     notebooks = args.positionals.flatMap(collect);
     cellTimeoutMs = seconds("--timeout", args.values.timeout, 120);
     startupTimeoutMs = seconds("--startup-timeout", args.values["startup-timeout"], 60);
+    if (args.values.shard !== undefined) {
+      const m = /^(\d+)\/(\d+)$/.exec(args.values.shard);
+      if (!m) throw new Error(`--shard needs I/N (say 2/4), got "${args.values.shard}"`);
+      const all = notebooks.length;
+      notebooks = shard(notebooks, Number(m[1]), Number(m[2]));
+      console.log(`shard ${m[1]}/${m[2]}: ${notebooks.length} of ${all} notebooks`);
+    }
     if (args.values.jobs !== undefined) {
       jobs = Number(args.values.jobs);
       if (!Number.isInteger(jobs) || jobs < 1) throw new Error(`--jobs needs a positive whole number, got "${args.values.jobs}"`);
@@ -90,10 +132,19 @@ async function main(): Promise<number> {
     return 2;
   }
   if (notebooks.length === 0) {
+    // (an empty shard of a small suite is fine: nothing to run there)
+    if (args.values.shard !== undefined) return 0;
     console.error(`kernel-lib-run: no .ipynb files in ${args.positionals.join(", ")}`);
     return 2;
   }
-  const results = await runNotebooks(notebooks, { cellTimeoutMs, startupTimeoutMs, writeDir: args.values.write, keepGoing: args.values["keep-going"], jobs });
+  const results = await runNotebooks(notebooks, {
+    cellTimeoutMs,
+    startupTimeoutMs,
+    writeDir: args.values.write,
+    keepGoing: args.values["keep-going"],
+    jobs,
+    parameters: Object.keys(parameters).length > 0 ? parameters : undefined,
+  });
   const junit = args.values.junit;
   if (junit) {
     mkdirSync(path.dirname(path.resolve(junit)), { recursive: true });

@@ -5,6 +5,8 @@ export type { RunOptions, NotebookResult, CellFailure } from "./notebook";
 export { runNotebooks } from "./run";
 export type { RunManyOptions } from "./run";
 export { junitReport } from "./junit";
+export { injectParameters, declaredParameters, parseParameterValue, shard } from "./parameters";
+export type { ParameterValue } from "./parameters";
 export { Kernel } from "./kernel";
 export type { ExecuteResult, KernelOptions, Output } from "./kernel";
 export { studentVersion, restoreSolutions, stubSource, writeStudentVersions } from "./student";

@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { Kernel } from "./kernel";
 import { sourceText, type Cell } from "./cells";
+import { injectParameters, type ParameterValue } from "./parameters";
 
 export interface RunOptions {
   /** Per-cell limit in milliseconds (default 120 000). */
@@ -17,6 +18,11 @@ export interface RunOptions {
   keepGoing?: boolean;
   /** Progress lines; defaults to stdout. Pass `() => {}` for silence. */
   log?: (line: string) => void;
+  /**
+   * Values for the names the cell tagged `parameters` declares, set by a cell
+   * tagged `injected-parameters` inserted after it (see ./parameters).
+   */
+  parameters?: Record<string, ParameterValue>;
 }
 
 export interface CellFailure {
@@ -48,8 +54,15 @@ export interface NotebookResult {
 
 interface Notebook {
   nbformat: number;
-  metadata: { kernelspec?: { name?: string; language?: string } } & Record<string, unknown>;
+  metadata: { kernelspec?: { name?: string; language?: string }; execution?: { timeout?: unknown; allow_errors?: unknown } } & Record<string, unknown>;
   cells: Cell[];
+}
+
+/** A timeout in seconds from metadata, as milliseconds; `where` names it in the error. */
+function metadataSeconds(value: unknown, where: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "number" || !(value > 0)) throw new Error(`${where} must be a positive number of seconds, got ${JSON.stringify(value)}`);
+  return value * 1000;
 }
 
 /** A failure of the notebook as a whole, before any cell ran (cell 0). */
@@ -93,6 +106,11 @@ export async function runNotebook(nbPath: string, options: RunOptions = {}): Pro
   const started = Date.now();
   const nb = JSON.parse(readFileSync(nbPath, "utf8")) as Notebook;
   if (nb.nbformat !== 4 || !Array.isArray(nb.cells)) throw new Error(`${nbPath}: not an nbformat 4 notebook`);
+  if (options.parameters) injectParameters(nb.cells, options.parameters, nbPath);
+  // The notebook's metadata overrides the command line, as nbmake reads it: execution.timeout and allow_errors.
+  const execution = nb.metadata.execution ?? {};
+  const notebookTimeoutMs = metadataSeconds(execution.timeout, `${nbPath}: metadata execution.timeout`) ?? options.cellTimeoutMs ?? 120_000;
+  const allowErrors = execution.allow_errors === true;
   const spec = nb.metadata.kernelspec;
   const language = (spec?.language ?? spec?.name ?? "typescript").toLowerCase();
   const js = /^(javascript|jslab)$/.test(language);
@@ -143,7 +161,9 @@ export async function runNotebook(nbPath: string, options: RunOptions = {}): Pro
       continue;
     }
     const expectError = tags.includes("raises-exception");
-    const r = await kernel.execute(source, options.cellTimeoutMs ?? 120_000);
+    // a cell's own metadata timeout (seconds) overrides the notebook's
+    const timeoutMs = metadataSeconds(cell.metadata?.timeout, `${nbPath}: cell ${i + 1} metadata timeout`) ?? notebookTimeoutMs;
+    const r = await kernel.execute(source, timeoutMs);
     result.executed++;
     cell.outputs = r.outputs;
     cell.execution_count = r.executionCount ?? codeIndex;
@@ -156,8 +176,8 @@ export async function runNotebook(nbPath: string, options: RunOptions = {}): Pro
     });
     let ok = r.status === "ok";
     // tslab answers requests that arrive within 200 ms of an error with "abort".
-    if (r.status === "error" && (expectError || options.keepGoing)) await new Promise((res) => setTimeout(res, 300));
-    if (r.status === "error" && expectError) {
+    if (r.status === "error" && (expectError || allowErrors || options.keepGoing)) await new Promise((res) => setTimeout(res, 300));
+    if (r.status === "error" && (expectError || allowErrors)) {
       ok = true;
     } else if (r.status === "ok" && expectError) {
       fail(failure("no-error", "expected an error (tag raises-exception), but the cell succeeded"));
@@ -165,7 +185,7 @@ export async function runNotebook(nbPath: string, options: RunOptions = {}): Pro
     } else if (r.status === "error" || r.status === "abort") {
       fail(failure(r.status, r.errorText || "(the kernel reported an error but printed nothing)"));
     } else if (r.status === "timeout") {
-      const limit = (options.cellTimeoutMs ?? 120_000) / 1000;
+      const limit = timeoutMs / 1000;
       const what = !r.started
         ? " (the kernel never reported starting the cell)"
         : r.replied
