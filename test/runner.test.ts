@@ -233,6 +233,24 @@ for case in ET.parse(sys.argv[1]).getroot().iter("testcase"):
     expect(stdout).toContain("no result within 1 s");
   }, 60_000);
 
+  it("--inplace writes a passed notebook back, byte for byte the same on a second run, and leaves a failed one untouched", async () => {
+    mkdirSync(path.join(__dirname, "..", "test-output"), { recursive: true });
+    const dir = mkdtempSync(path.join(__dirname, "..", "test-output", "inplace-"));
+    const good = path.join(dir, "passing.ipynb");
+    const bad = path.join(dir, "throwing.ipynb");
+    writeFileSync(good, readFileSync(path.join(fixtures, "passing.ipynb")));
+    writeFileSync(bad, readFileSync(path.join(fixtures, "throwing.ipynb")));
+    const badBefore = readFileSync(bad, "utf8");
+    const first = await runCli(["--inplace", good, bad]);
+    expect(first.code).toBe(1);
+    expect(first.stdout).toContain(`(left ${bad} as it was: the run failed)`);
+    expect(readFileSync(bad, "utf8")).toBe(badBefore);
+    const once = readFileSync(good, "utf8");
+    expect(JSON.parse(once).cells.some((c: { outputs?: unknown[] }) => (c.outputs ?? []).length > 0)).toBe(true);
+    expect((await runCli(["--inplace", good])).code).toBe(0);
+    expect(readFileSync(good, "utf8")).toBe(once);
+  }, 120_000);
+
   it("--shard I/N: the N slices partition the notebooks given, each the same on every machine", async () => {
     const all = ["c.ipynb", "a.ipynb", "e.ipynb", "b.ipynb", "d.ipynb"];
     const slices = [1, 2, 3].map((i) => shard(all, i, 3));

@@ -19,6 +19,8 @@ Options:
   --timeout SEC          per-cell limit (default 120); interrupt, then kill
   --startup-timeout SEC  kernel start limit (default 60)
   --write DIR            save the executed notebooks into DIR
+  --inplace              write each executed notebook back over its source
+                         (only if every cell passed; a failure leaves it)
   --keep-going           run every cell even after one fails, and report
                          each failing cell (the notebook still fails)
   --jobs N               run N notebooks at once, each in its own kernel
@@ -89,6 +91,7 @@ async function main(): Promise<number> {
         timeout: { type: "string" },
         "startup-timeout": { type: "string" },
         write: { type: "string" },
+        inplace: { type: "boolean" },
         "keep-going": { type: "boolean" },
         jobs: { type: "string" },
         junit: { type: "string" },
@@ -141,6 +144,7 @@ async function main(): Promise<number> {
     cellTimeoutMs,
     startupTimeoutMs,
     writeDir: args.values.write,
+    inplace: args.values.inplace,
     keepGoing: args.values["keep-going"],
     jobs,
     parameters: Object.keys(parameters).length > 0 ? parameters : undefined,

@@ -12,6 +12,11 @@ export interface RunOptions {
   /** Save each executed notebook into this folder, under its own file name. */
   writeDir?: string;
   /**
+   * Write the executed notebook back over its source, only if every cell
+   * passed (a failed run leaves the file as it was).
+   */
+  inplace?: boolean;
+  /**
    * Run every cell even after one fails (the kernel's state goes on from
    * there), so one run reports every failing cell. The notebook still fails.
    */
@@ -201,11 +206,16 @@ export async function runNotebook(nbPath: string, options: RunOptions = {}): Pro
   if (kernel) await kernel.shutdown();
 
   result.ms = Date.now() - started;
+  const text = JSON.stringify(nb, null, 1) + "\n";
   if (options.writeDir) {
     mkdirSync(options.writeDir, { recursive: true });
     result.written = path.join(options.writeDir, path.basename(nbPath));
-    writeFileSync(result.written, JSON.stringify(nb, null, 1) + "\n");
+    writeFileSync(result.written, text);
   }
+  if (options.inplace && result.passed) {
+    writeFileSync(nbPath, text);
+    result.written ??= nbPath;
+  } else if (options.inplace) log(`(left ${nbPath} as it was: the run failed)`);
   for (const f of result.failures) log(describeFailure(nbPath, f));
   log(`${result.passed ? "PASS" : "FAIL"} ${nbPath} (${result.executed} cells run, ${result.skipped} skipped, ${(result.ms / 1000).toFixed(1)} s)`);
   return result;
