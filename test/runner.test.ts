@@ -1,9 +1,9 @@
 import { describe, expect, it, beforeAll } from "vitest";
-import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { execFile } from "node:child_process";
-import { junitReport, runNotebook, shard, type NotebookResult } from "kernel-lib/runner";
+import { findKernelSpec, installKernelSpecs, junitReport, runNotebook, shard, type NotebookResult } from "kernel-lib/runner";
 
 const fixtures = path.join(__dirname, "fixtures", "notebooks");
 const quiet = { log: () => {} };
@@ -249,6 +249,34 @@ for case in ET.parse(sys.argv[1]).getroot().iter("testcase"):
     expect(JSON.parse(once).cells.some((c: { outputs?: unknown[] }) => (c.outputs ?? []).length > 0)).toBe(true);
     expect((await runCli(["--inplace", good])).code).toBe(0);
     expect(readFileSync(good, "utf8")).toBe(once);
+  }, 120_000);
+
+  it("--kernel NAME runs with an installed kernel found as Jupyter finds it (JUPYTER_PATH first), IPython's included", async () => {
+    // a kernelspec of our own on JUPYTER_PATH: tslab under another name
+    const data = mkdtempSync(path.join(tmpdir(), "kernels-"));
+    installKernelSpecs(data);
+    renameSync(path.join(data, "kernels", "tslab"), path.join(data, "kernels", "course-ts"));
+    const env = { ...process.env, JUPYTER_PATH: data };
+    const own = await runCli(["--kernel", "course-ts", path.join(fixtures, "passing.ipynb")], env);
+    expect(own.code, own.stdout).toBe(0);
+    const before = process.env.JUPYTER_PATH;
+    process.env.JUPYTER_PATH = data;
+    try {
+      expect(findKernelSpec("course-ts").dir).toBe(path.join(data, "kernels", "course-ts"));
+    } finally {
+      if (before === undefined) delete process.env.JUPYTER_PATH;
+      else process.env.JUPYTER_PATH = before;
+    }
+    const missing = await runCli(["--kernel", "nonesuch", path.join(fixtures, "passing.ipynb")], env);
+    expect(missing.code).toBe(1);
+    expect(missing.stdout).toContain(`no kernel named nonesuch: looked in `);
+    expect(missing.stdout).toContain(path.join(data, "kernels"));
+    // Debian's IPython kernel (from .ci/run's Jupyter packages) runs the Python fixture it refuses without --kernel
+    if (!existsSync("/usr/share/jupyter/kernels/python3/kernel.json") && process.env.CI !== "true") return;
+    const out = mkdtempSync(path.join(tmpdir(), "python-"));
+    const py = await runCli(["--kernel", "python3", "--write", out, path.join(fixtures, "python.ipynb")]);
+    expect(py.code, py.stdout).toBe(0);
+    expect(JSON.parse(readFileSync(path.join(out, "python.ipynb"), "utf8")).cells[0].outputs).toEqual([{ output_type: "stream", name: "stdout", text: "[1. 1. 1.]\n" }]);
   }, 120_000);
 
   it("--shard I/N: the N slices partition the notebooks given, each the same on every machine", async () => {

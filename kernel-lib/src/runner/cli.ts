@@ -7,8 +7,9 @@ import { parseParameterValue, shard, type ParameterValue } from "./parameters";
 
 const USAGE = `Usage: kernel-lib-run [options] <notebook.ipynb | folder>...
 
-Executes each notebook top to bottom in a fresh tslab kernel (the one in the
-notebook's node_modules) and reports the first failing cell of each.
+Executes each notebook top to bottom in a fresh kernel (tslab, the one in
+the notebook's node_modules, unless --kernel names another) and reports the
+first failing cell of each.
 Folders are searched for *.ipynb (checkpoints and node_modules are skipped).
 Cell tags: skip-execution (not run), raises-exception (must fail),
 parameters (the defaults -p replaces). Metadata, as nbmake reads it:
@@ -18,6 +19,9 @@ timeout (seconds) in a cell's; they override --timeout.
 Options:
   --timeout SEC          per-cell limit (default 120); interrupt, then kill
   --startup-timeout SEC  kernel start limit (default 60)
+  --kernel NAME          run with the installed kernel NAME (a kernelspec on
+                         JUPYTER_PATH or in Jupyter's data folders) instead
+                         of tslab (the default; jslab is its JavaScript one)
   --write DIR            save the executed notebooks into DIR
   --inplace              write each executed notebook back over its source
                          (only if every cell passed; a failure leaves it)
@@ -91,6 +95,7 @@ async function main(): Promise<number> {
         timeout: { type: "string" },
         "startup-timeout": { type: "string" },
         write: { type: "string" },
+        kernel: { type: "string" },
         inplace: { type: "boolean" },
         "keep-going": { type: "boolean" },
         jobs: { type: "string" },
@@ -144,6 +149,7 @@ async function main(): Promise<number> {
     cellTimeoutMs,
     startupTimeoutMs,
     writeDir: args.values.write,
+    kernel: args.values.kernel,
     inplace: args.values.inplace,
     keepGoing: args.values["keep-going"],
     jobs,

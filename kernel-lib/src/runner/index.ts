@@ -1,5 +1,5 @@
-export { findTslab, installKernelSpecs } from "./kernelspec";
-export type { TslabLocation } from "./kernelspec";
+export { findTslab, installKernelSpecs, findKernelSpec, kernelSearchPath } from "./kernelspec";
+export type { TslabLocation, KernelSpec } from "./kernelspec";
 export { runNotebook, describeFailure } from "./notebook";
 export type { RunOptions, NotebookResult, CellFailure } from "./notebook";
 export { runNotebooks } from "./run";

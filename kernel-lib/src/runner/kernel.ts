@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import * as zmq from "zeromq";
 import { Codec, type Message } from "./protocol";
-import { findTslab } from "./kernelspec";
+import { findTslab, type KernelSpec } from "./kernelspec";
 import { preloadScript } from "../tslab/sends";
 
 /** An nbformat 4 output. */
@@ -35,6 +35,8 @@ export interface KernelOptions {
   /** How long an interrupted cell may take to stop before the kernel is killed. */
   interruptGraceMs?: number;
   env?: NodeJS.ProcessEnv;
+  /** Another kernel: its kernelspec (argv with {connection_file}; see findKernelSpec). Default: the notebook's tslab. */
+  spec?: KernelSpec;
 }
 
 async function freePorts(n: number): Promise<number[]> {
@@ -119,13 +121,18 @@ export class Kernel {
         key,
         transport: "tcp",
         signature_scheme: "hmac-sha256",
-        kernel_name: js ? "jslab" : "tslab",
+        kernel_name: this.options.spec?.name ?? (js ? "jslab" : "tslab"),
       }),
     );
-    const tslab = findTslab(cwd);
-    const args = ["--require", preloadScript, tslab.script, "kernel", "--config-path", connFile];
-    if (js) args.push("--js");
-    this.proc = spawn(process.execPath, args, {
+    let command = process.execPath;
+    let args: string[];
+    if (this.options.spec) {
+      [command, ...args] = this.options.spec.argv.map((a) => a.replace("{connection_file}", connFile));
+    } else {
+      args = ["--require", preloadScript, findTslab(cwd).script, "kernel", "--config-path", connFile];
+      if (js) args.push("--js");
+    }
+    this.proc = spawn(command, args, {
       cwd,
       env: this.options.env ?? process.env,
       stdio: ["ignore", "pipe", "pipe"],

@@ -1,4 +1,5 @@
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
 import { createRequire } from "node:module";
 import * as path from "node:path";
 import { preloadScript } from "../tslab/sends";
@@ -54,3 +55,44 @@ export function installKernelSpecs(dataDir: string, tslab: TslabLocation = findT
   }
   return written;
 }
+
+/** An installed kernel: its name, folder and the argv Jupyter starts it with. */
+export interface KernelSpec {
+  name: string;
+  dir: string;
+  argv: string[];
+  language?: string;
+}
+
+/**
+ * The folders Jupyter looks for kernels in, in its order: each JUPYTER_PATH
+ * entry, the user's data folder, the system's; and first the project-local
+ * one `npm start` writes (.jupyter-local/share/jupyter above `fromDir`).
+ */
+export function kernelSearchPath(fromDir: string = process.cwd()): string[] {
+  const dirs: string[] = [];
+  for (let d = path.resolve(fromDir); ; d = path.dirname(d)) {
+    dirs.push(path.join(d, ".jupyter-local", "share", "jupyter"));
+    if (path.dirname(d) === d) break;
+  }
+  dirs.push(...(process.env.JUPYTER_PATH ?? "").split(path.delimiter).filter(Boolean));
+  dirs.push(process.env.JUPYTER_DATA_DIR ?? path.join(process.env.XDG_DATA_HOME ?? path.join(homedir(), ".local", "share"), "jupyter"));
+  dirs.push("/usr/local/share/jupyter", "/usr/share/jupyter");
+  return dirs.map((d) => path.join(d, "kernels"));
+}
+
+/** The installed kernelspec called `name`, as Jupyter would find it; throws naming the folders searched. */
+export function findKernelSpec(name: string, fromDir: string = process.cwd()): KernelSpec {
+  const searched = kernelSearchPath(fromDir);
+  for (const kernels of searched) {
+    const file = path.join(kernels, name, "kernel.json");
+    if (!existsSync(file)) continue;
+    const spec = JSON.parse(readFileSync(file, "utf8")) as { argv?: unknown; language?: string };
+    if (!Array.isArray(spec.argv) || spec.argv.length === 0 || !spec.argv.every((a) => typeof a === "string")) {
+      throw new Error(`${file}: argv must be a list of strings`);
+    }
+    return { name, dir: path.dirname(file), argv: spec.argv as string[], language: spec.language };
+  }
+  throw new Error(`no kernel named ${name}: looked in ${searched.join(", ")}`);
+}
+

@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { Kernel } from "./kernel";
+import { findKernelSpec } from "./kernelspec";
 import { sourceText, type Cell } from "./cells";
 import { injectParameters, type ParameterValue } from "./parameters";
 
@@ -23,6 +24,8 @@ export interface RunOptions {
   keepGoing?: boolean;
   /** Progress lines; defaults to stdout. Pass `() => {}` for silence. */
   log?: (line: string) => void;
+  /** Run with this installed kernel (by kernelspec name) instead of the notebook's tslab. */
+  kernel?: string;
   /**
    * Values for the names the cell tagged `parameters` declares, set by a cell
    * tagged `injected-parameters` inserted after it (see ./parameters).
@@ -130,15 +133,18 @@ export async function runNotebook(nbPath: string, options: RunOptions = {}): Pro
   };
 
   let kernel: Kernel | null = null;
-  if (!js && !/^(typescript|tslab)$/.test(language)) {
+  const named = options.kernel !== undefined && options.kernel !== "tslab" && options.kernel !== "jslab";
+  if (!named && !js && !/^(typescript|tslab)$/.test(language)) {
     // Running it through tslab would only produce a screen of type errors.
     const kernelName = spec?.name ? `the ${spec.name} kernel` : "another kernel";
     fail(notebookFailure("error", `this notebook is for ${kernelName} (language ${language}); kernel-lib-run runs TypeScript and JavaScript notebooks through tslab`));
   } else {
     try {
+      const cwd = path.dirname(path.resolve(nbPath));
       kernel = await Kernel.start({
-        cwd: path.dirname(path.resolve(nbPath)),
-        js,
+        cwd,
+        js: options.kernel === "jslab" || (options.kernel === undefined && js),
+        spec: named ? findKernelSpec(options.kernel!, cwd) : undefined,
         startupTimeoutMs: options.startupTimeoutMs,
         interruptGraceMs: options.interruptGraceMs,
       });
