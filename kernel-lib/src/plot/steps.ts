@@ -8,7 +8,7 @@
  * not run (an untrusted notebook, a GitHub preview) a strip of all the
  * frames, as a picture, shows instead.
  */
-import { GradNode, noGrad } from "../tensor/autograd";
+import { noGrad, sweepOrder } from "../tensor/autograd";
 import { Tensor, type Device } from "../tensor/tensor";
 import { capability, full } from "../tensor/engine";
 import { drawing, toDot, type Drawing, type FrameOverlay, type GraphOptions } from "./dot";
@@ -143,20 +143,9 @@ function describe(t: T): string {
 function tensorSteps(root: T, d: Drawing, nameOf: (o: object) => string): Step[] {
   if (!capability(root.device, "syncRead")) throw new Error(`drawGraph steps: reading gradients from ${root.device} is asynchronous; draw the steps of a CPU graph`);
   if (root.gradFn === null) throw new Error("drawGraph steps: this tensor has no gradFn (did you set requiresGrad on the inputs?)");
-  const pending = new Map<GradNode, number>([[root.gradFn, 0]]);
-  const stack = [root.gradFn];
-  while (stack.length > 0) {
-    const node = stack.pop()!;
-    for (const t of node.inputs) {
-      if (!t.requiresGrad || t.gradFn === null) continue;
-      if (!pending.has(t.gradFn)) {
-        pending.set(t.gradFn, 0);
-        stack.push(t.gradFn);
-      }
-      pending.set(t.gradFn, pending.get(t.gradFn)! + 1);
-    }
-  }
-  const total = pending.size;
+  // the order backward() runs the nodes in
+  const order = sweepOrder(root.gradFn);
+  const total = order.length;
   const grads = new Map<object, T>();
   const text = new Map<object, string>();
   const seed = full(root.shape, 1, root.dtype, root.device);
@@ -167,10 +156,8 @@ function tensorSteps(root: T, d: Drawing, nameOf: (o: object) => string): Step[]
   const steps: Step[] = [
     { caption: `The seed: the gradient of ${nameOf(root)} with respect to itself, ${describe(seed)}.`, active: root, done: new Set(), grads: new Map(text), carried: new Map(carried), hot: new Set() },
   ];
-  const ready = [root.gradFn];
   noGrad(() => {
-    while (ready.length > 0) {
-      const node = ready.pop()!;
+    for (const node of order) {
       const g = grads.get(node);
       const hot = new Set<string>();
       const sent: string[] = [];
@@ -200,12 +187,6 @@ function tensorSteps(root: T, d: Drawing, nameOf: (o: object) => string): Step[]
         carried: new Map(carried),
         hot,
       });
-      for (const t of node.inputs) {
-        if (!t.requiresGrad || t.gradFn === null) continue;
-        const left = pending.get(t.gradFn)! - 1;
-        pending.set(t.gradFn, left);
-        if (left === 0) ready.push(t.gradFn);
-      }
     }
   });
   return steps;

@@ -72,6 +72,43 @@ export interface SweepGradient {
 }
 
 /**
+ * The nodes behind `root` in the order a backward pass runs them: Kahn's
+ * order, each node once every node consuming its output has passed its
+ * gradient on (last in, first out among the ready ones).
+ */
+export function sweepOrder(root: GradNode): GradNode[] {
+  // Count, for each node, how many consumers will send it a gradient.
+  const pending = new Map<GradNode, number>([[root, 0]]);
+  const stack: GradNode[] = [root];
+  while (stack.length > 0) {
+    const node = stack.pop()!;
+    for (const t of node.inputs) {
+      const child = t.gradFn;
+      if (child === null || !t.requiresGrad) continue;
+      if (!pending.has(child)) {
+        pending.set(child, 0);
+        stack.push(child);
+      }
+      pending.set(child, pending.get(child)! + 1);
+    }
+  }
+  const order: GradNode[] = [];
+  const ready: GradNode[] = [root];
+  while (ready.length > 0) {
+    const node = ready.pop()!;
+    order.push(node);
+    for (const t of node.inputs) {
+      const child = t.gradFn;
+      if (child === null || !t.requiresGrad) continue;
+      const left = pending.get(child)! - 1;
+      pending.set(child, left);
+      if (left === 0) ready.push(child);
+    }
+  }
+  return order;
+}
+
+/**
  * Reverse sweep from `root` seeded with `gradient`. Nodes run in Kahn's order
  * (a node once every node consuming its output has passed its gradient on).
  * Returns, summed over the pass, the gradient of each leaf that requires grad
@@ -92,36 +129,7 @@ export function runBackward(root: Tensor, gradient: Tensor, targets: Tensor[] | 
   const wanted = targets === null ? null : new Set(targets);
   if (wanted?.has(root) || (root.gradFn === null && wanted === null)) found.set(root, gradient);
   if (root.gradFn === null) return result();
-  // Count, for each node, how many consumers will send it a gradient.
-  const pending = new Map<GradNode, number>();
-  const stack: GradNode[] = [root.gradFn];
-  pending.set(root.gradFn, 0);
-  while (stack.length > 0) {
-    const node = stack.pop()!;
-    for (const t of node.inputs) {
-      const child = t.gradFn;
-      if (child === null || !t.requiresGrad) continue;
-      if (!pending.has(child)) {
-        pending.set(child, 0);
-        stack.push(child);
-      }
-      pending.set(child, pending.get(child)! + 1);
-    }
-  }
-  // The order the nodes run in: each after all its consumers.
-  const order: GradNode[] = [];
-  const ready: GradNode[] = [root.gradFn];
-  while (ready.length > 0) {
-    const node = ready.pop()!;
-    order.push(node);
-    for (const t of node.inputs) {
-      const child = t.gradFn;
-      if (child === null || !t.requiresGrad) continue;
-      const left = pending.get(child)! - 1;
-      pending.set(child, left);
-      if (left === 0) ready.push(child);
-    }
-  }
+  const order = sweepOrder(root.gradFn);
   // With targets, only the nodes from which a target can be reached run.
   let needed: Set<GradNode> | null = null;
   if (wanted !== null) {
@@ -132,12 +140,12 @@ export function runBackward(root: Tensor, gradient: Tensor, targets: Tensor[] | 
     }
   }
   const grads = new Map<GradNode, Tensor>([[root.gradFn, gradient]]);
-  const accumulate = <K>(into: Map<K, Tensor>, key: K, g: Tensor) => {
+  const accumulate = <K>(into: Map<K, Tensor>, key: K, g: Tensor, stored: boolean) => {
     const prev = into.get(key);
     if (prev === undefined) into.set(key, g);
     else {
       const total = prev.add(g);
-      if (into === (found as Map<unknown, Tensor>)) routed.set(total._storage, 1); // a sum made here reaches one place only
+      if (stored) routed.set(total._storage, 1); // a sum made for a result reaches one place only
       into.set(key, total);
     }
   };
@@ -157,8 +165,8 @@ export function runBackward(root: Tensor, gradient: Tensor, targets: Tensor[] | 
           throw new Error(`${node.name}: internal error: gradient shape [${gi.shape}] for an input of shape [${t.shape}]`);
         }
         route(gi);
-        if (wanted === null ? t.gradFn === null : wanted.has(t)) accumulate(found, t, gi);
-        if (t.gradFn !== null && (needed === null || needed.has(t.gradFn))) accumulate(grads, t.gradFn, gi);
+        if (wanted === null ? t.gradFn === null : wanted.has(t)) accumulate(found, t, gi, true);
+        if (t.gradFn !== null && (needed === null || needed.has(t.gradFn))) accumulate(grads, t.gradFn, gi, false);
       });
     }
   };

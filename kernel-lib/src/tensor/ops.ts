@@ -796,12 +796,13 @@ export function backward(t: Tensor, gradient?: Tensor | BackwardOptions, options
   const g = seedOf("backward", t, gradient);
   const createGraph = options.createGraph === true;
   const found = runBackward(t, g, null, createGraph);
+  // (what stores a gradient is recorded too with createGraph, so that the stored one keeps its graph)
+  const storing = createGraph ? enableGrad : noGrad;
   noGrad(() => {
     for (const { tensor: leaf, grad, shared } of found) {
-      const record = createGraph ? enableGrad : noGrad;
-      if (leaf.grad === null || leaf.grad.device !== grad.device) leaf.grad = shared ? record(() => clone(grad)) : grad;
+      if (leaf.grad === null || leaf.grad.device !== grad.device) leaf.grad = shared ? storing(() => clone(grad)) : grad;
       // out of place where a gradient has a graph, so that the stored one keeps it
-      else if (createGraph || leaf.grad.requiresGrad) leaf.grad = record(() => add(leaf.grad!, grad));
+      else if (createGraph || leaf.grad.requiresGrad) leaf.grad = storing(() => add(leaf.grad!, grad));
       else {
         add_(leaf.grad, grad);
         continue;
@@ -813,8 +814,8 @@ export function backward(t: Tensor, gradient?: Tensor | BackwardOptions, options
 }
 
 /**
- * The gradients of `outputs` (seeded with `gradOutputs`, or ones for single
- * values) with respect to `inputs`, returned rather than stored (as
+ * The gradients of `outputs` (seeded with `gradOutput`, or ones for a single
+ * value) with respect to `inputs`, returned rather than stored (as
  * torch.autograd.grad): null for an input the outputs do not depend on.
  * @internal the transforms (../func) are built on it
  */
