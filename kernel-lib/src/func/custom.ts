@@ -5,8 +5,8 @@
  */
 import { Tensor, type Device } from "../tensor/tensor";
 import { noGrad } from "../tensor/autograd";
-import { detached, record } from "../tensor/engine";
-import { fmt } from "../tensor/shape";
+import { detached, full, record } from "../tensor/engine";
+import { fmt, sameShape } from "../tensor/shape";
 import * as ops from "../tensor/ops";
 
 type T = Tensor<Device>;
@@ -76,15 +76,15 @@ export function customOp(def: CustomOpDefinition): CustomOp {
       return grads.map((gi, i) => {
         if (gi === null || gi === undefined) return null;
         if (!(gi instanceof Tensor)) throw new TypeError(`${name}.backward: gradient ${i} must be a Tensor or null, got ${typeof gi}`);
-        if (gi.shape.join() !== inputs[i].shape.join()) {
+        if (!sameShape(gi.shape, inputs[i].shape)) {
           throw new RangeError(`${name}.backward: gradient ${i} has shape ${fmt(gi.shape)} but input ${i} has shape ${fmt(inputs[i].shape)}`);
         }
         return gi;
       });
     };
     const rule = (ts: Array<T | null>): T => {
-      const t = def.jvp!(ctx, ...ts.map((x, i) => x ?? ops.mul(detached(inputs[i]), 0)));
-      if (!(t instanceof Tensor) || t.shape.join() !== out!.shape.join()) {
+      const t = def.jvp!(ctx, ...ts.map((x, i) => x ?? full(inputs[i].shape, 0, inputs[i].dtype, inputs[i].device)));
+      if (!(t instanceof Tensor) || !sameShape(t.shape, out!.shape)) {
         throw new RangeError(`${name}.jvp must return a tensor of the output's shape ${fmt(out!.shape)}, got ${t instanceof Tensor ? fmt(t.shape) : typeof t}`);
       }
       return t;
@@ -99,7 +99,7 @@ export function customOp(def: CustomOpDefinition): CustomOp {
       : () => {
           throw new Error(`jvp: ${name} is a custom op without a tangent rule: give its definition jvp(ctx, ...tangents) to use it in jvp, jacfwd and hessian`);
         };
-    return record(out, `${name}Backward`, inputs, backward, kept.map((t) => original.get(t) ?? t), tangent);
+    return record(out, `${name}Backward`, inputs, backward, ctx.saved, tangent);
   };
   return Object.assign(apply, { opName: name });
 }

@@ -4,8 +4,8 @@
  * checked input, the Jacobian from backward passes against the one from
  * perturbing each input element by ±eps, in float64.
  */
-import { Tensor, type Device } from "../tensor/tensor";
-import { capability, fromValues } from "../tensor/engine";
+import { Tensor, isFloat, type Device } from "../tensor/tensor";
+import { capability, fromValues, full } from "../tensor/engine";
 import * as ops from "../tensor/ops";
 import { jvp, vjp, type Tensors } from "./index";
 
@@ -95,7 +95,7 @@ function random(o: T): T {
 function chosen(name: string, inputs: T[]): number[] {
   if (!Array.isArray(inputs) || inputs.length === 0) throw new TypeError(`${name}: inputs must be a non-empty list of tensors`);
   let idx = inputs.flatMap((x, i) => (x instanceof Tensor && x.requiresGrad ? [i] : []));
-  if (idx.length === 0) idx = inputs.flatMap((x, i) => (x instanceof Tensor && (x.dtype === "float64" || x.dtype === "float32") ? [i] : []));
+  if (idx.length === 0) idx = inputs.flatMap((x, i) => (x instanceof Tensor && isFloat(x.dtype) ? [i] : []));
   if (idx.length === 0) throw new TypeError(`${name}: no floating-point input to check`);
   for (const i of idx) {
     const x = inputs[i];
@@ -147,35 +147,32 @@ function check(name: string, f: (...inputs: T[]) => Tensors, inputs: T[], option
         return call(xs).map((o) => ops.data(o) as Float64Array);
       };
       const [up, down] = [moved(eps), moved(-eps)];
-      for (let oi = 0; oi < outs.length; oi++) {
-        for (let e = 0; e < outs[oi].size; e++) {
-          const numerical = (up[oi][e] - down[oi][e]) / (2 * eps);
-          const a = analytical[oi][e][k][j];
-          if (!(Math.abs(a - numerical) <= atol + rtol * Math.abs(numerical))) {
-            return fail(
-              `Jacobian mismatch for output ${oi} element ${at(outs[oi].shape, e)} with respect to input ${checked[k]} element ${at(x.shape, j)}: ` +
-                `analytical ${a}, numerical ${numerical} (atol ${atol}, rtol ${rtol})`,
-            );
-          }
-        }
-      }
-      if (checkForwardAD) {
-        const v = new Float64Array(x.size);
-        v[j] = 1;
-        const tangents = base.map((b, q) => (q === k ? tensorOf(v, x) : ops.mul(b, 0)));
-        const [, tOut] = jvp((...xs: T[]) => call(xs), base, tangents);
-        const ts = (tOut as T[]).map((t) => ops.data(t) as Float64Array);
+      // column j of input k's Jacobian, by another route (`what` names it), against the central differences
+      const mismatch = (what: string, label: string, got: (oi: number, e: number) => number): string | null => {
         for (let oi = 0; oi < outs.length; oi++) {
           for (let e = 0; e < outs[oi].size; e++) {
             const numerical = (up[oi][e] - down[oi][e]) / (2 * eps);
-            if (!(Math.abs(ts[oi][e] - numerical) <= atol + rtol * Math.abs(numerical))) {
-              return fail(
-                `forward-mode Jacobian mismatch for output ${oi} element ${at(outs[oi].shape, e)} with respect to input ${checked[k]} element ${at(x.shape, j)}: ` +
-                  `jvp ${ts[oi][e]}, numerical ${numerical} (atol ${atol}, rtol ${rtol})`,
+            const value = got(oi, e);
+            if (!(Math.abs(value - numerical) <= atol + rtol * Math.abs(numerical))) {
+              return (
+                `${what}mismatch for output ${oi} element ${at(outs[oi].shape, e)} with respect to input ${checked[k]} element ${at(x.shape, j)}: ` +
+                `${label} ${value}, numerical ${numerical} (atol ${atol}, rtol ${rtol})`
               );
             }
           }
         }
+        return null;
+      };
+      const backwards = mismatch("Jacobian ", "analytical", (oi, e) => analytical[oi][e][k][j]);
+      if (backwards !== null) return fail(backwards);
+      if (checkForwardAD) {
+        const v = new Float64Array(x.size);
+        v[j] = 1;
+        const tangents = base.map((b, q) => (q === k ? tensorOf(v, x) : full(b.shape, 0, b.dtype, b.device)));
+        const [, tOut] = jvp((...xs: T[]) => call(xs), base, tangents);
+        const ts = (tOut as T[]).map((t) => ops.data(t) as Float64Array);
+        const forwards = mismatch("forward-mode Jacobian ", "jvp", (oi, e) => ts[oi][e]);
+        if (forwards !== null) return fail(forwards);
       }
     }
   }

@@ -16,7 +16,7 @@ import { Tensor, isFloat, type Device } from "../tensor/tensor";
 import { enableGrad, isGradEnabled } from "../tensor/autograd";
 import { setTangent, tangentAt, withLevel } from "../tensor/forward";
 import { fromValues, full } from "../tensor/engine";
-import { fmt } from "../tensor/shape";
+import { fmt, sameShape } from "../tensor/shape";
 import * as ops from "../tensor/ops";
 
 type T = Tensor<Device>;
@@ -57,6 +57,14 @@ function checkInput(name: string, x: unknown, what: string): T {
 function checkOutput(name: string, out: unknown): T {
   if (!isTensor(out)) throw new TypeError(`${name}: the function must return a Tensor, got ${out === null ? "null" : Array.isArray(out) ? "an array" : typeof out}`);
   if (!isFloat(out.dtype)) throw new TypeError(`${name}: the function returned a ${out.dtype} tensor; derivatives need a floating-point one`);
+  return out;
+}
+
+/** `out`, which must be a single value for `name` (grad, hessian, hvp). */
+function singleValue(name: string, out: T): T {
+  if (out.size !== 1) {
+    throw new RangeError(`${name}: the function must return a single value (a tensor with one element), got shape ${fmt(out.shape)}${name === "grad" ? "; use vjp or jacrev for a tensor output" : ""}`);
+  }
   return out;
 }
 
@@ -121,10 +129,7 @@ export function gradAndValue(f: TensorFunction, options: GradOptions = {}): Tens
       if (!Array.isArray(result) || result.length !== 2) throw new TypeError("grad: with hasAux the function must return [output, aux]");
       [value, aux] = result;
     }
-    const out = checkOutput("grad", value);
-    if (out.size !== 1) {
-      throw new RangeError(`grad: the function must return a single value (a tensor with one element), got shape ${fmt(out.shape)}; use vjp or jacrev for a tensor output`);
-    }
+    const out = singleValue("grad", checkOutput("grad", value));
     const grads = pull(out, xs, undefined, nums.map((i) => args[i] as T));
     const gr = Array.isArray(argnums) ? grads : grads[0];
     return [gr, options.hasAux ? [out, aux] : out];
@@ -151,7 +156,7 @@ export function vjp(f: TensorFunction, ...primals: T[]): [Tensors, (cotangent: T
     if (cts.length !== outs.length) throw new RangeError(`vjp: ${cts.length} cotangents for ${outs.length} outputs`);
     cts.forEach((c, i) => {
       if (!isTensor(c)) throw new TypeError(`vjp: cotangent ${i} must be a Tensor, got ${typeof c}`);
-      if (c.shape.join() !== outs[i].shape.join()) {
+      if (!sameShape(c.shape, outs[i].shape)) {
         throw new RangeError(`vjp: cotangent ${i} has shape ${fmt(c.shape)} but the output has shape ${fmt(outs[i].shape)}`);
       }
     });
@@ -178,7 +183,7 @@ export function jvp(f: TensorFunction, primals: T[], tangents: T[]): [Tensors, T
     checkInput("jvp", p, `primal ${i}`);
     const t = tangents[i];
     if (!isTensor(t)) throw new TypeError(`jvp: tangent ${i} must be a Tensor, got ${typeof t}`);
-    if (t.shape.join() !== p.shape.join()) throw new RangeError(`jvp: tangent ${i} has shape ${fmt(t.shape)} but primal ${i} has shape ${fmt(p.shape)}`);
+    if (!sameShape(t.shape, p.shape)) throw new RangeError(`jvp: tangent ${i} has shape ${fmt(t.shape)} but primal ${i} has shape ${fmt(p.shape)}`);
     if (t.device !== p.device) throw new Error(`jvp: tangent ${i} is on ${t.device} but primal ${i} is on ${p.device}`);
   });
   return pushForward("jvp", f, primals, tangents, 0);
@@ -208,14 +213,15 @@ function pushForward(name: string, f: TensorFunction, primals: T[], tangents: T[
   }, lead);
 }
 
-/** How many tangent values jacfwd carries per pass at most (directions times the input's size). */
+/** How many tangent values jacfwd carries per pass at most (directions times the input's size). The directions are made a chunk at a time too. */
 const JACFWD_BATCH = 1 << 20;
 
-/** An identity matrix [n, n] of x's dtype on x's device. */
-function eye(n: number, like: T): T {
-  const values = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) values[i * n + i] = 1;
-  return fromValues(values, [n, n], like.dtype, like.device);
+/** Rows `from` to `from + count` of the identity of size like.size, each shaped as `like`: [count, ...like.shape]. */
+function basis(from: number, count: number, like: T): T {
+  const n = like.size;
+  const values = new Float64Array(count * n);
+  for (let i = 0; i < count; i++) values[i * n + from + i] = 1;
+  return fromValues(values, [count, ...like.shape], like.dtype, like.device);
 }
 
 /**
@@ -233,8 +239,7 @@ export function jacrev(f: TensorFunction, argnums: number | number[] = 0): Tenso
     const { call, xs } = watch("jacrev", args, nums);
     const out = checkOutput("jacrev", enableGrad(() => f(...call)));
     const m = out.size;
-    const I = eye(m, out);
-    const rows = Array.from({ length: m }, (_, i) => pull(out, xs, ops.reshape(ops.index(I, i), out.shape), nums.map((j) => args[j] as T)));
+    const rows = Array.from({ length: m }, (_, i) => pull(out, xs, ops.reshape(basis(i, 1, out), out.shape), nums.map((j) => args[j] as T)));
     const jac = xs.map((x, k) => (m === 0 ? zeros([...out.shape, ...x.shape], x) : ops.reshape(ops.stack(rows.map((r) => r[k])), [...out.shape, ...x.shape])));
     return Array.isArray(argnums) ? jac : jac[0];
   };
@@ -256,7 +261,6 @@ export function jacfwd(f: TensorFunction, argnums: number | number[] = 0): Tenso
     const jac = nums.map((i) => {
       const x = checkInput("jacfwd", args[i], `argument ${i}`);
       const n = x.size;
-      const I = eye(n, x);
       const fi = (xi: T) => {
         const call = [...args];
         call[i] = xi;
@@ -267,11 +271,10 @@ export function jacfwd(f: TensorFunction, argnums: number | number[] = 0): Tenso
         return zeros([...out.shape, ...x.shape], x);
       }
       // the directions in chunks, so that a large input does not multiply every intermediate by its size at once
-      const chunk = Math.max(1, Math.min(n, Math.floor(JACFWD_BATCH / Math.max(1, x.size))));
+      const chunk = Math.max(1, Math.min(n, Math.floor(JACFWD_BATCH / n)));
       const parts: T[] = [];
       for (let j = 0; j < n; j += chunk) {
-        const directions = ops.reshape(ops.index(I, [j, Math.min(n, j + chunk)]), [-1, ...x.shape]);
-        parts.push(checkOutput("jacfwd", pushForward("jacfwd", fi, [x], [directions], 1)[1]));
+        parts.push(checkOutput("jacfwd", pushForward("jacfwd", fi, [x], [basis(j, Math.min(chunk, n - j), x)], 1)[1]));
       }
       const t = parts.length === 1 ? parts[0] : ops.cat(parts, 0); // [n, ...output shape]
       const outShape = t.shape.slice(1);
@@ -290,11 +293,7 @@ export function hessian<A extends unknown[], D extends Device>(f: (...args: A) =
 export function hessian<A extends unknown[], D extends Device>(f: (...args: A) => Tensor<D>, argnums: number[]): (...args: A) => Array<Tensor<D>>;
 export function hessian(f: TensorFunction, argnums?: number | number[]): TensorFunction;
 export function hessian(f: TensorFunction, argnums: number | number[] = 0): TensorFunction {
-  const single = (...args: unknown[]) => {
-    const out = checkOutput("hessian", f(...args));
-    if (out.size !== 1) throw new RangeError(`hessian: the function must return a single value (a tensor with one element), got shape ${fmt(out.shape)}`);
-    return ops.reshape(out, []);
-  };
+  const single = (...args: unknown[]) => ops.reshape(singleValue("hessian", checkOutput("hessian", f(...args))), []);
   return jacfwd(jacrev(single, argnums), argnums);
 }
 
@@ -307,14 +306,10 @@ export function hessian(f: TensorFunction, argnums: number | number[] = 0): Tens
 export function hvp<D extends Device>(f: (x: Tensor<D>) => Tensor<D>, x: Tensor<D>, v: Tensor<D>): [Tensor<D>, Tensor<D>];
 export function hvp(f: TensorFunction, x: T, v: T): [T, T] {
   checkInput("hvp", x, "x");
-  if (!isTensor(v) || v.shape.join() !== x.shape.join()) {
+  if (!isTensor(v) || !sameShape(v.shape, x.shape)) {
     throw new RangeError(`hvp: v must be a tensor of x's shape ${fmt(x.shape)}, got ${isTensor(v) ? fmt(v.shape) : typeof v}`);
   }
-  const gv = gradAndValue((xi: T) => {
-    const out = checkOutput("hvp", f(xi));
-    if (out.size !== 1) throw new RangeError(`hvp: the function must return a single value (a tensor with one element), got shape ${fmt(out.shape)}`);
-    return out;
-  });
+  const gv = gradAndValue((xi: T) => singleValue("hvp", checkOutput("hvp", f(xi))));
   const [[, value], [hv]] = jvp((xi: T) => gv(xi) as T[], [x], [v]) as [T[], T[]];
   return [value, hv];
 }
