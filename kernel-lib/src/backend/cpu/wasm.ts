@@ -182,23 +182,8 @@ export type WasmOp = keyof typeof WASM_OPS;
  * False when the WebAssembly kernels are unavailable.
  */
 export function wasmElementwise(op: WasmOp, inputs: Float32Array[], offsets: number[], scalar: boolean[], out: Float32Array): boolean {
-  const w = loadElementwise();
-  if (!w) return false;
-  const n = out.length;
-  const at: number[] = [];
-  let p = 0;
-  for (let i = 0; i < inputs.length; i++) {
-    at.push(p);
-    p = align(p + 4 * (scalar[i] ? 1 : n));
-  }
-  const po = p;
-  reserve(w, po + 4 * n);
-  const mem = w.memory.buffer;
-  inputs.forEach((x, i) => new Float32Array(mem, at[i], scalar[i] ? 1 : n).set(x.subarray(offsets[i], offsets[i] + (scalar[i] ? 1 : n))));
-  const b = inputs.length > 1 ? at[1] : at[0];
-  w.elementwise(WASM_OPS[op], at[0], b, po, n, (scalar[0] ? 1 : 0) | (inputs.length > 1 && scalar[1] ? 2 : 0));
-  out.set(new Float32Array(w.memory.buffer, po, n));
-  return true;
+  // one row of them all
+  return wasmElementwiseRows(op, inputs, offsets, scalar.map((s) => ({ stride: 0, scalar: s })), 1, out.length, out);
 }
 
 /** out[r] = the sum of row r of src ([rows, R] float32), or false without the kernels. */
