@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, symlinkSy
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { execFile } from "node:child_process";
-import { findKernelSpec, installKernelSpecs, junitReport, runNotebook, shard, type NotebookResult } from "kernel-lib/runner";
+import { compareOutputs, findKernelSpec, installKernelSpecs, junitReport, linesMatch, parseSanitizers, runNotebook, shard, type NotebookResult } from "kernel-lib/runner";
 
 const fixtures = path.join(__dirname, "fixtures", "notebooks");
 const quiet = { log: () => {} };
@@ -301,6 +301,57 @@ for case in ET.parse(sys.argv[1]).getroot().iter("testcase"):
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("--shard needs I/N with 1 <= I <= N, got 4/3");
   }, 120_000);
+
+  it("--check-outputs fails a changed output with a line diff naming notebook and cell, and goes on; sanitizers, --rtol and the tags as nbval reads them", async () => {
+    const nb = path.join(fixtures, "outputs.ipynb");
+    const sanitize = path.join(fixtures, "outputs.sanitize");
+    const strict = await runCli(["--check-outputs", nb]);
+    expect(strict.code).toBe(1);
+    // cell 3: the gradient changed; every cell still ran
+    expect(strict.stdout).toContain(
+      `${nb}: cell 3 (code cell 2) printed something other than its stored output (- stored, + now)\n    | console.log("before");\n    | console.log("gradient", [6, 18]);\n    | console.log("after");\n      [stdout]\n      before\n    - gradient [ 6, 19 ]\n    + gradient [ 6, 18 ]\n      after\n`,
+    );
+    expect(strict.stdout).toMatch(/\[7\/7\] ok /);
+    const failing = (out: string) => [...out.matchAll(/cell (\d+) \(code cell \d+\) printed/g)].map((m) => Number(m[1]));
+    // unsanitized, the timing differs too (cell 4); the ignored cell 5, the HTML of cell 8 and the tagged cell 7 pass
+    expect(failing(strict.stdout)).toEqual([3, 4, 6]);
+    expect(strict.stdout).toContain("    - took 4.1 ms\n");
+    const sanitized = await runCli(["--check-outputs", "--sanitize", sanitize, nb]);
+    expect(failing(sanitized.stdout)).toEqual([3, 6]);
+    expect(sanitized.stdout).toContain("    - 3.1415925\n    + 3.1415927\n");
+    const tolerant = await runCli(["--check-outputs", "--sanitize", sanitize, "--rtol", "1e-6", nb]);
+    expect(failing(tolerant.stdout)).toEqual([3]);
+    // lax: only the cell tagged check-output is compared
+    const lax = await runCli(["--check-outputs", "--lax", nb]);
+    expect(lax.code, lax.stdout).toBe(0);
+    // refreshed in place, the stored outputs then pass everywhere but the ignored and timed cells
+    mkdirSync(path.join(__dirname, "..", "test-output"), { recursive: true });
+    const copy = path.join(mkdtempSync(path.join(__dirname, "..", "test-output", "outputs-")), "outputs.ipynb");
+    writeFileSync(copy, readFileSync(nb));
+    expect((await runCli(["--inplace", copy])).code).toBe(0);
+    const again = await runCli(["--check-outputs", "--sanitize", sanitize, copy]);
+    expect(again.code, again.stdout).toBe(0);
+    expect((await runCli(["--rtol", "1e-6", nb])).stderr).toContain("--rtol only means something with --check-outputs");
+  }, 120_000);
+
+  it("compares outputs as nbval does: sanitizers in its file format, numbers within rtol, kinds kept apart", () => {
+    const [s] = parseSanitizers("[dates]\n# a comment\nregex: (?P<y>\\d{4})-(\\d\\d)-\\d\\d\nreplace: \\g<y>/\\2 $ok\n");
+    expect("on 2026-12-02 and 2025-01-31".replace(s.regex, s.replace)).toBe("on 2026/12 $ok and 2025/01 $ok");
+    expect(() => parseSanitizers("[a]\nregex: x\n", "f.cfg")).toThrow("f.cfg:1: section [a] needs both a regex and a replace");
+    expect(() => parseSanitizers("regex: x\n", "f.cfg")).toThrow('f.cfg:1: expected "[name]"');
+    expect(linesMatch("loss 1.0000001 at step 3", "loss 1.0 at step 3", 1e-6)).toBe(true);
+    expect(linesMatch("loss 1.0001 at step 3", "loss 1.0 at step 3", 1e-6)).toBe(false);
+    expect(linesMatch("loss 1.0 at step 3", "loss 1.0 at step 4", 0.5)).toBe(true);
+    expect(linesMatch("loss 1.0 at step 3", "gain 1.0 at step 3", 0.5)).toBe(false);
+    const out = (name: string, text: string) => ({ output_type: "stream", name, text });
+    // the same text on stderr instead of stdout is a difference; text/plain of a value is compared, HTML is not
+    expect(compareOutputs([out("stdout", "x\n")], [out("stderr", "x\n")])).toBe("- [stdout]\n+ [stderr]\n  x");
+    const value = (plain: string, html: string) => ({ output_type: "execute_result", data: { "text/plain": plain, "text/html": html } });
+    expect(compareOutputs([value("2", "<b>a</b>")], [value("2", "<i>b</i>")])).toBeNull();
+    expect(compareOutputs([], [out("stdout", "new\n")])).toBe("(the notebook stores no output for this cell)\n+ [stdout]\n+ new");
+    // stream text stored as a list of lines (nbformat allows both) is the same text
+    expect(compareOutputs([{ output_type: "stream", name: "stdout", text: ["a\n", "b\n"] }], [out("stdout", "a\nb\n")])).toBeNull();
+  });
 
   it("rejects bad arguments with usage", async () => {
     expect((await runCli(["--timeout", "-1", fixtures])).code).toBe(2);

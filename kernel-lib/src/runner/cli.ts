@@ -4,6 +4,7 @@ import { parseArgs } from "node:util";
 import { runNotebooks } from "./run";
 import { junitReport } from "./junit";
 import { parseParameterValue, shard, type ParameterValue } from "./parameters";
+import { loadSanitizers, type Sanitizer } from "./outputs";
 
 const USAGE = `Usage: kernel-lib-run [options] <notebook.ipynb | folder>...
 
@@ -37,6 +38,18 @@ Options:
                          (VALUE as JSON: 20, true, '"text"'; anything else is
                          a string); repeatable; a name the notebook does not
                          declare, or a value of another type, fails it
+  --check-outputs        compare each cell's text outputs (stdout, stderr,
+                         text/plain, an error's message) with those stored in
+                         the notebook, as nbval does; a difference fails the
+                         notebook with a line diff. Cells tagged
+                         nbval-ignore-output (or ignore-output) are not
+                         compared; rich outputs (HTML, pictures) never are
+  --lax                  with --check-outputs: compare only the cells tagged
+                         nbval-check-output (or check-output)
+  --sanitize FILE        nbval's sanitizer file: [section]s of "regex: ..."
+                         and "replace: ...", applied to both sides first
+  --rtol X               numbers in the compared text may differ by X
+                         relative to the larger (say 1e-6)
   --shard I/N            run only the I-th of N slices of the notebooks
                          (every N-th in sorted order, from the I-th), so a
                          CI matrix of N machines covers each one once
@@ -101,6 +114,10 @@ async function main(): Promise<number> {
         jobs: { type: "string" },
         junit: { type: "string" },
         shard: { type: "string" },
+        "check-outputs": { type: "boolean" },
+        lax: { type: "boolean" },
+        sanitize: { type: "string" },
+        rtol: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -120,7 +137,18 @@ async function main(): Promise<number> {
   let cellTimeoutMs: number;
   let startupTimeoutMs: number;
   let jobs = 1;
+  let sanitizers: Sanitizer[] | undefined;
+  let rtol: number | undefined;
   try {
+    const checking = args.values["check-outputs"];
+    for (const flag of ["lax", "sanitize", "rtol"] as const) {
+      if (args.values[flag] !== undefined && !checking) throw new Error(`--${flag} only means something with --check-outputs`);
+    }
+    if (args.values.sanitize !== undefined) sanitizers = loadSanitizers(args.values.sanitize);
+    if (args.values.rtol !== undefined) {
+      rtol = Number(args.values.rtol);
+      if (!(rtol >= 0)) throw new Error(`--rtol needs a number at least 0, got "${args.values.rtol}"`);
+    }
     notebooks = args.positionals.flatMap(collect);
     cellTimeoutMs = seconds("--timeout", args.values.timeout, 120);
     startupTimeoutMs = seconds("--startup-timeout", args.values["startup-timeout"], 60);
@@ -154,6 +182,9 @@ async function main(): Promise<number> {
     keepGoing: args.values["keep-going"],
     jobs,
     parameters: Object.keys(parameters).length > 0 ? parameters : undefined,
+    checkOutputs: args.values["check-outputs"] ? (args.values.lax ? "lax" : "all") : undefined,
+    sanitizers,
+    rtol,
   });
   const junit = args.values.junit;
   if (junit) {

@@ -7,6 +7,8 @@ export type { RunManyOptions } from "./run";
 export { junitReport } from "./junit";
 export { injectParameters, declaredParameters, parseParameterValue, shard } from "./parameters";
 export type { ParameterValue } from "./parameters";
+export { compareOutputs, outputLines, linesMatch, outputChecked, parseSanitizers, loadSanitizers } from "./outputs";
+export type { Sanitizer, OutputCheck } from "./outputs";
 export { Kernel } from "./kernel";
 export type { ExecuteResult, KernelOptions, Output } from "./kernel";
 export { studentVersion, restoreSolutions, stubSource, writeStudentVersions } from "./student";

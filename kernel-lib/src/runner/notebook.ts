@@ -4,6 +4,7 @@ import { Kernel } from "./kernel";
 import { findKernelSpec } from "./kernelspec";
 import { sourceText, type Cell } from "./cells";
 import { injectParameters, type ParameterValue } from "./parameters";
+import { compareOutputs, outputChecked, type OutputCheck, type Sanitizer } from "./outputs";
 
 export interface RunOptions {
   /** Per-cell limit in milliseconds (default 120 000). */
@@ -31,6 +32,17 @@ export interface RunOptions {
    * tagged `injected-parameters` inserted after it (see ./parameters).
    */
   parameters?: Record<string, ParameterValue>;
+  /**
+   * Compare each executed cell's text outputs with those stored in the
+   * notebook (see ./outputs): "all" cells but those tagged ignore-output, or
+   * in "lax" mode only those tagged check-output. A mismatch fails the
+   * notebook but does not stop the run.
+   */
+  checkOutputs?: OutputCheck;
+  /** Applied to stored and fresh text before comparing (nbval's sanitizers). */
+  sanitizers?: Sanitizer[];
+  /** Numbers in the compared text may differ by this much relative to the larger. */
+  rtol?: number;
 }
 
 export interface CellFailure {
@@ -40,8 +52,8 @@ export interface CellFailure {
   codeCell: number;
   /** The first lines of the cell's source. */
   source: string;
-  reason: "error" | "timeout" | "died" | "no-error" | "abort";
-  /** What the kernel said: the error message and traceback, or how the kernel ended. */
+  reason: "error" | "timeout" | "died" | "no-error" | "abort" | "mismatch";
+  /** What the kernel said: the error message and traceback, or how the kernel ended; for a mismatch, the diff. */
   message: string;
 }
 
@@ -88,17 +100,17 @@ export function describeFailure(nbPath: string, f: CellFailure): string {
     timeout: "timed out",
     died: "lost its kernel",
     "no-error": "was tagged raises-exception but raised nothing",
+    mismatch: "printed something other than its stored output (- stored, + now)",
   }[f.reason];
   if (f.cell === 0) return `${nbPath}: ${f.message}`;
   const src = f.source
     .split("\n")
     .map((l) => `    | ${l}`)
     .join("\n");
-  const msg = f.message
-    .trim()
+  const msg = (f.reason === "mismatch" ? f.message.trimEnd() : f.message.trim())
     .split("\n")
     // The kernel's own frames say nothing about the cell.
-    .filter((l) => !/^\s+at .*(node:vm|node:internal|[\\/]tslab[\\/]dist[\\/])/.test(l))
+    .filter((l) => f.reason === "mismatch" || !/^\s+at .*(node:vm|node:internal|[\\/]tslab[\\/]dist[\\/])/.test(l))
     .map((l) => `    ${l}`)
     .join("\n");
   return `${nbPath}: cell ${f.cell} (code cell ${f.codeCell}) ${what}\n${src}\n${msg}`;
@@ -126,7 +138,10 @@ export async function runNotebook(nbPath: string, options: RunOptions = {}): Pro
   log(`▶ ${nbPath} (${codeCells} code cells)`);
 
   const result: NotebookResult = { path: nbPath, passed: true, failure: null, failures: [], executed: 0, skipped: 0, ms: 0, written: null };
+  // An execution failure stops the run (unless keepGoing); an output mismatch does not.
+  let stopped = false;
   const fail = (failure: CellFailure) => {
+    if (failure.reason !== "mismatch") stopped = true;
     result.passed = false;
     result.failure ??= failure;
     result.failures.push(failure);
@@ -161,7 +176,7 @@ export async function runNotebook(nbPath: string, options: RunOptions = {}): Pro
     const source = sourceText(cell);
     const label = `  [${String(codeIndex).padStart(String(codeCells).length)}/${codeCells}]`;
     const head = source.split("\n").find((l) => l.trim() !== "")?.trim().slice(0, 60) ?? "";
-    if (result.failure && !(options.keepGoing && kernel.alive)) {
+    if (stopped && !(options.keepGoing && kernel.alive)) {
       cell.outputs = [];
       cell.execution_count = null;
       continue;
@@ -174,6 +189,7 @@ export async function runNotebook(nbPath: string, options: RunOptions = {}): Pro
     const expectError = tags.includes("raises-exception");
     // a cell's own metadata timeout (seconds) overrides the notebook's
     const timeoutMs = metadataSeconds(cell.metadata?.timeout, `${nbPath}: cell ${i + 1} metadata timeout`) ?? notebookTimeoutMs;
+    const stored = cell.outputs;
     const r = await kernel.execute(source, timeoutMs);
     result.executed++;
     cell.outputs = r.outputs;
@@ -207,7 +223,15 @@ export async function runNotebook(nbPath: string, options: RunOptions = {}): Pro
       const tail = kernel.log.trim().split("\n").slice(-10).join("\n");
       fail(failure("died", `the kernel process ended (${kernel.describeExit()})${tail ? `\n${tail}` : ""}${r.errorText ? `\n${r.errorText}` : ""}`));
     }
-    log(`${label} ${ok ? "ok   " : "FAIL "} ${(r.ms / 1000).toFixed(2)}s  ${head}`);
+    let same = true;
+    if (ok && options.checkOutputs && outputChecked(tags, options.checkOutputs)) {
+      const diff = compareOutputs(stored, r.outputs, options);
+      if (diff !== null) {
+        same = false;
+        fail(failure("mismatch", diff));
+      }
+    }
+    log(`${label} ${!ok ? "FAIL " : same ? "ok   " : "DIFF "} ${(r.ms / 1000).toFixed(2)}s  ${head}`);
   }
   if (kernel) await kernel.shutdown();
 
