@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { readFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
+import { execFileSync } from "node:child_process";
 import { Figure, plot, Variable, display, tensor } from "kernel-lib";
 import { runNotebook } from "kernel-lib/runner";
 
@@ -66,6 +67,25 @@ describe("Figure", () => {
       console.log = log;
     }
     expect(lines).toEqual(['Figure "T": scatter of 2 points', "hello"]);
+  });
+});
+
+describe("element ids of HTML outputs", () => {
+  // each child process is a kernel; Jupyter's server (and kernel-lib-run) name the notebook in JPY_SESSION_NAME
+  const ids = (session?: string) => {
+    const program = 'const { Figure } = require("kernel-lib"); const f = new Figure().line([1, 2], [3, 4]); console.log([f.toHTML(false), f.toHTML(false)].map((h) => /id="([^"]+)"/.exec(h)[1]).join(" "));';
+    const env = { ...process.env };
+    delete env.JPY_SESSION_NAME;
+    if (session) env.JPY_SESSION_NAME = session;
+    return execFileSync(process.execPath, ["-e", program], { env, encoding: "utf8" }).trim().split(" ");
+  };
+  it("are the same on every run of a notebook, differ between notebooks, and are random elsewhere", () => {
+    const a = ids("01-lesson.ipynb");
+    expect(a[0]).toMatch(/^kernel-lib-plot-[0-9a-f]{10}-1$/);
+    expect(a[1]).toBe(a[0].replace(/-1$/, "-2"));
+    expect(ids("01-lesson.ipynb")).toEqual(a); // committed outputs diff cleanly
+    expect(ids("02-lesson.ipynb")[0]).not.toBe(a[0]); // two notebooks on one page do not collide
+    expect(ids()[0]).not.toBe(ids()[0]);
   });
 });
 

@@ -4,6 +4,8 @@
  * front end can pick the representation it can show.
  */
 
+import { createHash, randomBytes } from "node:crypto";
+
 export type MimeBundle = Record<string, string | object>;
 
 export interface DisplayOptions {
@@ -55,3 +57,26 @@ export function display(bundle: MimeBundle, options: DisplayOptions = {}): boole
   );
   return true;
 }
+
+/**
+ * Per-notebook prefix of the element ids in our HTML outputs. Jupyter's
+ * server (and kernel-lib-run) name the notebook in JPY_SESSION_NAME, so the
+ * ids are the same on every run of a notebook (committed outputs diff
+ * cleanly) yet differ between two notebooks shown on one page; elsewhere
+ * they are random.
+ */
+const session = process.env.JPY_SESSION_NAME;
+const prefix = createHash("sha256")
+  .update(session ? `session:${session}` : randomBytes(16))
+  .digest("hex")
+  .slice(0, 10);
+let elements = 0;
+
+/** A page-unique id for an element of an HTML output: `kernel-lib-<kind>-<notebook>-<n>`. */
+export const elementId = (kind: string): string => `kernel-lib-${kind}-${prefix}-${++elements}`;
+
+/**
+ * The class of the script element that carries plotly.js (4.8 MB) inside the
+ * first figure of a session; kernel-lib-run --inplace leaves that copy out.
+ */
+export const PLOTLY_SCRIPT_CLASS = "kernel-lib-plotly-js";

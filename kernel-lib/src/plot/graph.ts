@@ -1,4 +1,4 @@
-import { display } from "../display";
+import { display, elementId } from "../display";
 import { svgToPngBase64 } from "./png";
 import { graphDot, type GraphOptions } from "./dot";
 import { backwardSteps, playerHTML, stepDots, stripSVG } from "./steps";
@@ -20,7 +20,7 @@ export type { GraphOptions };
  */
 function graphHTML(svg: string, png: string | null): string {
   if (!png) return `<div class="kernel-lib-graph">${svg}</div>`;
-  const id = `kernel-lib-graph-${Math.random().toString(36).slice(2)}`;
+  const id = elementId("graph");
   // The SVG travels inside a text/plain script: a sanitiser (JupyterLab's, the
   // classic Notebook's) drops a script with its content, whereas it would drop
   // the SVG's tags but keep their text, a paragraph of stray labels under the PNG.

@@ -1,6 +1,5 @@
 import { readFileSync } from "node:fs";
-import { randomBytes } from "node:crypto";
-import { display } from "../display";
+import { display, elementId, PLOTLY_SCRIPT_CLASS } from "../display";
 import { esc, renderSvg, type SvgTrace } from "./svg";
 import { svgToPngBase64 } from "./png";
 
@@ -148,12 +147,12 @@ export class Figure {
 
   /** The HTML that draws this figure; includes plotly.js when `withLibrary`. */
   toHTML(withLibrary: boolean, fallbackPng: string | null = null): string {
-    const id = `kernel-lib-plot-${randomBytes(6).toString("hex")}`;
+    const id = elementId("plot");
     // Where scripts do not run (an untrusted notebook shows this HTML sanitised), the
     // static picture inside the div is what stays; the script replaces it with the figure.
     const fallback = fallbackPng ? `<img class="kernel-lib-static" alt="${esc(this.toString())}" src="data:image/png;base64,${fallbackPng}"/>` : "";
     const figure = JSON.stringify(this.toJSON()).replace(/</g, "\\u003c");
-    const library = withLibrary ? `<script type="text/javascript">${plotlySource()}</script>\n` : "";
+    const library = withLibrary ? `<script type="text/javascript" class="${PLOTLY_SCRIPT_CLASS}">${plotlySource()}</script>\n` : "";
     // The figure waits briefly for the library, and says so plainly if it never
     // arrives (e.g. the output that carried it was cleared).
     return `${library}<div id="${id}" class="kernel-lib-plot" style="width:100%;height:${this.options.height ?? 420}px">${fallback}</div>
@@ -260,7 +259,7 @@ function line(x: Values, y: Values, options: FigureOptions & TraceOptions = {}):
 export class LiveLoss {
   private readonly steps: number[] = [];
   private readonly losses: number[] = [];
-  private readonly id = `kernel-lib-live-${randomBytes(6).toString("hex")}`;
+  private readonly id = elementId("live");
   private last = 0;
   private shown = false;
 

@@ -13,6 +13,7 @@ import { Tensor, type Device } from "../tensor/tensor";
 import { capability, full } from "../tensor/engine";
 import { drawing, toDot, type Drawing, type FrameOverlay, type GraphOptions } from "./dot";
 import { esc } from "./svg";
+import { elementId } from "../display";
 
 type T = Tensor<Device>;
 
@@ -265,7 +266,7 @@ export function stripSVG(frames: string[], captions: string[]): string {
  * replaced by a script with the frames and buttons to step through them.
  */
 export function playerHTML(frames: string[], captions: string[], stripPng: string | null): string {
-  const id = `kernel-lib-steps-${Math.random().toString(36).slice(2)}`;
+  const id = elementId("steps");
   const data = JSON.stringify(frames.map((svg, i) => ({ svg, caption: captions[i] }))).replace(/</g, "\\u003c");
   const fallback = stripPng
     ? `<img class="kernel-lib-static" alt="the backward pass, step by step" src="data:image/png;base64,${stripPng}"/>`

@@ -134,7 +134,7 @@ export class Kernel {
     }
     this.proc = spawn(command, args, {
       cwd,
-      env: this.options.env ?? process.env,
+      env: { ...(this.options.env ?? process.env), ...this.options.spec?.env },
       stdio: ["ignore", "pipe", "pipe"],
     });
     const keep = (chunk: Buffer) => {

@@ -62,6 +62,8 @@ export interface KernelSpec {
   dir: string;
   argv: string[];
   language?: string;
+  /** Variables the kernel starts with, on top of the runner's own. */
+  env?: Record<string, string>;
 }
 
 /**
@@ -87,11 +89,11 @@ export function findKernelSpec(name: string, fromDir: string = process.cwd()): K
   for (const kernels of searched) {
     const file = path.join(kernels, name, "kernel.json");
     if (!existsSync(file)) continue;
-    const spec = JSON.parse(readFileSync(file, "utf8")) as { argv?: unknown; language?: string };
+    const spec = JSON.parse(readFileSync(file, "utf8")) as { argv?: unknown; language?: string; env?: Record<string, string> };
     if (!Array.isArray(spec.argv) || spec.argv.length === 0 || !spec.argv.every((a) => typeof a === "string")) {
       throw new Error(`${file}: argv must be a list of strings`);
     }
-    return { name, dir: path.dirname(file), argv: spec.argv as string[], language: spec.language };
+    return { name, dir: path.dirname(file), argv: spec.argv as string[], language: spec.language, env: spec.env };
   }
   throw new Error(`no kernel named ${name}: looked in ${searched.join(", ")}`);
 }

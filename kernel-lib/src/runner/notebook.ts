@@ -4,6 +4,7 @@ import { Kernel } from "./kernel";
 import { findKernelSpec } from "./kernelspec";
 import { sourceText, type Cell } from "./cells";
 import { injectParameters, type ParameterValue } from "./parameters";
+import { PLOTLY_SCRIPT_CLASS } from "../display";
 import { compareOutputs, outputChecked, type OutputCheck, type Sanitizer } from "./outputs";
 
 export interface RunOptions {
@@ -76,6 +77,28 @@ interface Notebook {
   nbformat: number;
   metadata: { kernelspec?: { name?: string; language?: string }; execution?: { timeout?: unknown; allow_errors?: unknown } } & Record<string, unknown>;
   cells: Cell[];
+}
+
+const PLOTLY_SCRIPT = new RegExp(`<script type="text/javascript" class="${PLOTLY_SCRIPT_CLASS}">[\\s\\S]*?</script>\n?`);
+
+/**
+ * The notebook without the copy of plotly.js (4.8 MB) that the first figure
+ * of a session carries, for the copy kept in a repository; the figures keep
+ * their Plotly JSON and pictures. (A --write export keeps it, so its HTML
+ * draws offline.)
+ */
+function withoutPlotly(nb: Notebook): Notebook {
+  const cells = nb.cells.map((cell) => {
+    if (!cell.outputs?.some((o) => typeof (o as { data?: Record<string, unknown> }).data?.["text/html"] === "string")) return cell;
+    const outputs = (cell.outputs as Array<{ data?: Record<string, unknown> }>).map((o) => {
+      const html = o.data?.["text/html"];
+      if (typeof html !== "string" || !PLOTLY_SCRIPT.test(html)) return o;
+      const note = "<!-- plotly.js left out of the stored notebook: run the notebook (or its first figure) to draw the figures -->\n";
+      return { ...o, data: { ...o.data, "text/html": html.replace(PLOTLY_SCRIPT, note) } };
+    });
+    return { ...cell, outputs };
+  });
+  return { ...nb, cells };
 }
 
 /** A timeout in seconds from metadata, as milliseconds; `where` names it in the error. */
@@ -159,6 +182,8 @@ export async function runNotebook(nbPath: string, options: RunOptions = {}): Pro
       kernel = await Kernel.start({
         cwd,
         js: options.kernel === "jslab" || (options.kernel === undefined && js),
+        // as Jupyter's server does: the notebook's name (here without folders, the same on every machine)
+        env: { ...process.env, JPY_SESSION_NAME: path.basename(nbPath) },
         spec: named ? findKernelSpec(options.kernel!, cwd) : undefined,
         startupTimeoutMs: options.startupTimeoutMs,
         interruptGraceMs: options.interruptGraceMs,
@@ -237,13 +262,14 @@ export async function runNotebook(nbPath: string, options: RunOptions = {}): Pro
 
   result.ms = Date.now() - started;
   const text = JSON.stringify(nb, null, 1) + "\n";
+  const stored = () => JSON.stringify(withoutPlotly(nb), null, 1) + "\n";
   if (options.writeDir) {
     mkdirSync(options.writeDir, { recursive: true });
     result.written = path.join(options.writeDir, path.basename(nbPath));
     writeFileSync(result.written, text);
   }
   if (options.inplace && result.passed) {
-    writeFileSync(nbPath, text);
+    writeFileSync(nbPath, stored());
     result.written ??= nbPath;
   } else if (options.inplace) log(`(left ${nbPath} as it was: the run failed)`);
   for (const f of result.failures) log(describeFailure(nbPath, f));

@@ -29,12 +29,13 @@ export function parseSanitizers(text: string, file = "sanitizer file"): Sanitize
       sections.push({ name: head[1], line: i + 1 });
       return;
     }
-    const kv = /^(\w+)\s*[:=]\s?(.*)$/.exec(raw.replace(/^\s+/, ""));
+    // as Python's configparser reads it: the value without its surrounding whitespace
+    const kv = /^(\w+)\s*[:=]\s*(.*)$/.exec(line);
     const section = sections[sections.length - 1];
     if (!kv || !section) throw new SyntaxError(`${file}:${i + 1}: expected "[name]", "regex: ..." or "replace: ...", got "${line}"`);
     const key = kv[1].toLowerCase();
     if (key !== "regex" && key !== "replace") throw new SyntaxError(`${file}:${i + 1}: unknown key "${kv[1]}" (a section has a regex and a replace)`);
-    section[key] = kv[2].trimEnd();
+    section[key] = kv[2];
   });
   return sections.map((s) => {
     if (s.regex === undefined || s.replace === undefined) throw new SyntaxError(`${file}:${s.line}: section [${s.name}] needs both a regex and a replace`);

@@ -53,7 +53,8 @@ export function studentVersion(nb: LessonNotebook, name = "notebook"): LessonNot
     const marked = src.split("\n").some((l) => BEGIN.test(l) || END.test(l));
     if (!tagged(cell)) {
       if (marked && cell.cell_type === "code") throw new Error(`${where}: has solution markers but no \`solution\` tag, so its solution would leak into the student version`);
-      return structuredClone(cell);
+      // A student starts from a clean notebook: stored outputs (the lesson's are committed) would give answers away.
+      return cell.cell_type === "code" ? { ...structuredClone(cell), outputs: [], execution_count: null } : structuredClone(cell);
     }
     if (cell.cell_type !== "code") throw new Error(`${where}: only code cells can be tagged solution`);
     if (!marked) throw new Error(`${where}: is tagged solution but has no // BEGIN SOLUTION ... // END SOLUTION lines to replace`);
