@@ -279,6 +279,28 @@ for case in ET.parse(sys.argv[1]).getroot().iter("testcase"):
     expect(JSON.parse(readFileSync(path.join(out, "python.ipynb"), "utf8")).cells[0].outputs).toEqual([{ output_type: "stream", name: "stdout", text: "[1. 1. 1.]\n" }]);
   }, 120_000);
 
+  // .ci/run installs Deno (.ci/install-deno.sh); elsewhere the test needs that script run first.
+  const denoSpec = path.join(__dirname, "..", ".jupyter-local", "share", "jupyter", "kernels", "deno", "kernel.json");
+  it.skipIf(!existsSync(denoSpec) && process.env.CI !== "true")("--kernel deno runs lessons 04 and 02 under Deno's kernel, figures and graph drawings as whole bundles", async () => {
+    expect(existsSync(denoSpec), "Deno's kernel is not registered: run bash .ci/install-deno.sh").toBe(true);
+    const out = mkdtempSync(path.join(tmpdir(), "deno-"));
+    const lessons = path.join(__dirname, "..", "notebooks");
+    const { code, stdout } = await runCli(["--kernel", "deno", "--write", out, path.join(lessons, "04-autograd-tensor-api.ipynb"), path.join(lessons, "02-automatic-differentiation-in-depth.ipynb")]);
+    expect(code, stdout).toBe(0);
+    const outputs = (name: string) =>
+      (JSON.parse(readFileSync(path.join(out, name), "utf8")).cells as Array<{ outputs?: Array<{ output_type: string; text?: string; data?: Record<string, unknown> }> }>).flatMap((c) => c.outputs ?? []);
+    const text = (name: string) => outputs(name).map((o) => o.text ?? "").join("");
+    expect(text("04-autograd-tensor-api.ipynb")).toContain("grad can be implicitly created only for scalar outputs");
+    expect(text("02-automatic-differentiation-in-depth.ipynb")).toContain("∂f/∂x1 = 21.000000 (should be 21)");
+    // display() reached Deno.jupyter.display: the graph drawing and the figures came as bundles, not printed text
+    const bundles = outputs("02-automatic-differentiation-in-depth.ipynb").filter((o) => o.output_type === "display_data").map((o) => o.data!);
+    expect(bundles.find((d) => d["text/plain"] === "computational graph with 5 nodes")).toHaveProperty("image/svg+xml");
+    const figure = bundles.find((d) => String(d["text/plain"]).startsWith("Figure "));
+    expect(figure).toHaveProperty("application/vnd.plotly.v1+json");
+    expect(figure).toHaveProperty("image/png");
+    expect(text("02-automatic-differentiation-in-depth.ipynb")).not.toContain("computational graph with 5 nodes");
+  }, 180_000);
+
   it("--shard I/N: the N slices partition the notebooks given, each the same on every machine", async () => {
     const all = ["c.ipynb", "a.ipynb", "e.ipynb", "b.ipynb", "d.ipynb"];
     const slices = [1, 2, 3].map((i) => shard(all, i, 3));

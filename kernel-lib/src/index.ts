@@ -9,7 +9,7 @@ export { plot, Figure, LiveLoss, resetPlotly } from "./plot";
 export { drawGraph, graphSVG, graphDot, stepFrames as graphSteps } from "./plot/graph";
 export type { GraphOptions } from "./plot/graph";
 export type { FigureOptions, TraceOptions, Values } from "./plot";
-export { display, inKernel } from "./display";
+export { display, displaysSent, inKernel } from "./display";
 export type { MimeBundle, DisplayOptions } from "./display";
 import "./backend/cpu";
 import { serializeLoadedZeromq } from "./tslab/sends";

@@ -35,9 +35,56 @@ function kernelWriter(): WriteDisplayData | null {
   return null;
 }
 
-/** True inside a running tslab kernel. */
+interface DenoJupyter {
+  display(bundle: MimeBundle, options: { raw: true; update?: boolean; display_id?: string }): Promise<void>;
+  broadcast(msgType: string, content: Record<string, unknown>): Promise<void>;
+}
+
+const sending = new Set<Promise<void>>();
+
+/**
+ * Deno's kernel (`deno jupyter`) has its own API: `Deno.jupyter.display`
+ * sends a raw mime bundle as is; `broadcast`, which it is built on, is used
+ * when there is metadata to send (display drops it).
+ */
+function denoWriter(): WriteDisplayData | null {
+  const jupyter = (globalThis as { Deno?: { jupyter?: Partial<DenoJupyter> } }).Deno?.jupyter;
+  if (typeof jupyter?.display !== "function") return null;
+  return ({ data, metadata, transient }, update) => {
+    const sent =
+      Object.keys(metadata).length > 0 && typeof jupyter.broadcast === "function"
+        ? jupyter.broadcast(update ? "update_display_data" : "display_data", { data, metadata, transient })
+        : jupyter.display!(data, { raw: true, update, display_id: transient.display_id });
+    sending.add(sent);
+    sent.then(
+      () => sending.delete(sent),
+      (e: unknown) => (sending.delete(sent), console.error(`display: ${(e as Error).message}`)),
+    );
+  };
+}
+
+/**
+ * Resolves once every bundle shown so far has been handed to the kernel (at
+ * once under tslab). Deno's kernel (2.9) fails a cell whose first large
+ * message (over 100 to 250 KB) is still being sent when the cell ends, with
+ * "Promise was collected" in its log and no error shown; a cell that awaits
+ * anything is spared, so end such a cell with `await displaysSent()`.
+ */
+export function displaysSent(): Promise<void> {
+  return Promise.all([...sending]).then(() => undefined);
+}
+
+/** The running kernel's way to send a bundle: tslab's or Deno's; null outside a kernel. */
+function writer(): WriteDisplayData | null {
+  return kernelWriter() ?? denoWriter();
+}
+
+/** True inside Deno's kernel. */
+export const inDeno = (): boolean => kernelWriter() === null && denoWriter() !== null;
+
+/** True inside a running tslab or Deno kernel. */
 export function inKernel(): boolean {
-  return kernelWriter() !== null;
+  return writer() !== null;
 }
 
 /**
@@ -45,7 +92,7 @@ export function inKernel(): boolean {
  * Node, tests) the `text/plain` part is printed instead and false is returned.
  */
 export function display(bundle: MimeBundle, options: DisplayOptions = {}): boolean {
-  const write = kernelWriter();
+  const write = writer();
   if (write === null) {
     const text = bundle["text/plain"];
     if (typeof text === "string") console.log(text);

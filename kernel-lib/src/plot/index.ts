@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { display, elementId, PLOTLY_SCRIPT_CLASS } from "../display";
+import { display, elementId, inDeno, PLOTLY_SCRIPT_CLASS } from "../display";
 import { esc, renderSvg, type SvgTrace } from "./svg";
 import { svgToPngBase64 } from "./png";
 
@@ -187,19 +187,24 @@ export class Figure {
    * (classic Notebook, JupyterLab, nbconvert exports), Plotly's own JSON
    * (JupyterLab's plotly extension, VS Code) and a static SVG (untrusted
    * notebooks, previews without scripts). Each front end shows what it can.
+   *
+   * Under Deno's kernel the bundle has no HTML: its first large message
+   * (plotly.js is 4.8 MB) fails the cell unless the cell awaits it (see
+   * displaysSent), so VS Code and JupyterLab draw the Plotly JSON or the SVG.
    */
   show(): void {
     const withLibrary = mode === "self-contained" || !libraryLoaded;
+    const deno = inDeno();
     const svg = this.toSVG();
     const png = svgToPngBase64(svg);
     const shown = display({
-      "text/html": this.toHTML(withLibrary, png),
+      ...(deno ? {} : { "text/html": this.toHTML(withLibrary, png) }),
       "application/vnd.plotly.v1+json": this.toJSON(),
       "image/svg+xml": svg,
       ...(png ? { "image/png": png } : {}),
       "text/plain": this.toString(),
     });
-    if (shown) libraryLoaded = true;
+    if (shown && !deno) libraryLoaded = true;
   }
 }
 

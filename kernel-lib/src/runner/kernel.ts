@@ -37,6 +37,13 @@ export interface KernelOptions {
   env?: NodeJS.ProcessEnv;
   /** Another kernel: its kernelspec (argv with {connection_file}; see findKernelSpec). Default: the notebook's tslab. */
   spec?: KernelSpec;
+  /**
+   * After a cell's reply and idle, keep listening this long for its output
+   * (default 0 for tslab, 150 ms for another kernel): Deno's kernel sends
+   * console output from another thread and gives it 5 ms to arrive, which a
+   * loaded machine overruns, so the last lines of a cell come after idle.
+   */
+  lateOutputMs?: number;
 }
 
 async function freePorts(n: number): Promise<number[]> {
@@ -304,6 +311,8 @@ export class Kernel {
       return finish("timeout", repliedInTime);
     }
     if (state.reply === null) return finish("died");
+    const late = this.options.lateOutputMs ?? (this.options.spec ? 150 : 0);
+    if (late > 0) await sleep(late);
     const status = (state.reply.content as { status?: string }).status;
     return finish(status === "ok" ? "ok" : status === "abort" ? "abort" : "error");
   }

@@ -64,6 +64,9 @@ export function outputChecked(tags: string[], mode: OutputCheck): boolean {
   return mode === "lax" ? has("check-output") : !has("ignore-output");
 }
 
+// eslint-disable-next-line no-control-regex
+const ANSI = /\x1b\[[0-9;]*m/g;
+
 const joined = (text: unknown): string => (Array.isArray(text) ? text.join("") : typeof text === "string" ? text : "");
 
 /**
@@ -89,7 +92,8 @@ export function outputLines(outputs: unknown[] | undefined, sanitizers: Sanitize
   }
   const lines: string[] = [];
   for (const b of blocks) {
-    let text = b.text;
+    // terminal colours (Deno's kernel colours its values) are presentation, not output
+    let text = b.text.replace(ANSI, "");
     for (const s of sanitizers) text = text.replace(s.regex, s.replace);
     lines.push(`[${b.kind}]`, ...text.replace(/\n$/, "").split("\n"));
   }
