@@ -212,6 +212,17 @@ for case in ET.parse(sys.argv[1]).getroot().iter("testcase"):
     expect(JSON.parse(readFileSync(path.join(out, "parameters.ipynb"), "utf8")).cells[2].outputs[0].text).toBe("2000 full false number\n");
   });
 
+  it("a lesson's long loop reads its length from its parameters cell: -p gdSteps 100 shortens lesson 06's race", async () => {
+    const out = mkdtempSync(path.join(tmpdir(), "lesson-params-"));
+    const { code, stdout } = await runCli(["-p", "gdSteps", "100", "--write", out, path.join(__dirname, "..", "notebooks", "06-beyond-one-gradient.ipynb")]);
+    expect(code, stdout).toBe(0);
+    const printed = JSON.parse(readFileSync(path.join(out, "06-beyond-one-gradient.ipynb"), "utf8"))
+      .cells.flatMap((c: { outputs?: Array<{ text?: string }> }) => c.outputs ?? [])
+      .map((o: { text?: string }) => o.text ?? "")
+      .join("");
+    expect(printed).toMatch(/gradient descent after 100 steps: \(/);
+  }, 120_000);
+
   it("-p refuses a name the notebook does not declare, and a value of another type", async () => {
     const undeclared = await runCli(["-p", "epochs", "3", path.join(fixtures, "parameters.ipynb")]);
     expect(undeclared.code).toBe(1);
