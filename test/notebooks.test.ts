@@ -103,6 +103,28 @@ function outputText(nbPath: string): string {
     .join("");
 }
 
+describe("lessons against their sources", () => {
+  const markdown = (name: string) =>
+    (JSON.parse(readFileSync(path.join(dir, name), "utf8")).cells as Array<{ cell_type: string; source: string | string[] }>)
+      .filter((c) => c.cell_type === "markdown")
+      .map((c) => (Array.isArray(c.source) ? c.source.join("") : c.source))
+      .join("\n");
+  it("credit the work they follow: Barak's tutorial and micrograd (01), micrograd (03)", () => {
+    expect(markdown("01-automatic-differentiation.ipynb")).toMatch(/Boaz Barak[\s\S]*Yet Another Backpropagation Tutorial[\s\S]*micrograd/);
+    expect(markdown("03-backprop-from-scratch.ipynb")).toContain("micrograd");
+  });
+  it("say things in their own words, not in the sources' (passages once too close to them)", () => {
+    const all = lessons.map(markdown).join("\n");
+    for (const phrase of [
+      "The computational graph of a function $f$ is a directed acyclic",
+      "millions of inputs (the weights) and one",
+      "computed in the forward pass;",
+      "filled in by the\n   backward pass",
+      "is a child of both",
+    ]) expect(all).not.toContain(phrase);
+  });
+});
+
 describe("lessons execute through the tslab kernel and print what they store", () => {
   const out = mkdtempSync(path.join(tmpdir(), "lessons-"));
   // the lessons are committed with their outputs (kernel-lib-run --inplace); what a run measures is sanitized
