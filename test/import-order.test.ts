@@ -9,10 +9,10 @@ import * as path from "node:path";
 // requiring dist/tensor/tensor.js or dist/nn/index.js first broke every op.)
 
 const dist = path.join(__dirname, "..", "kernel-lib", "dist");
-// Entry points that act when loaded, not libraries: the three CLIs, the kernel
+// Entry points that act when loaded, not libraries: the four CLIs, the kernel
 // preload and the matmul worker thread; and tslab's own patched files, which
 // the preload loads in tslab's place (tslab/patched/).
-const entryPoints = new Set(["runner/cli.js", "runner/student-cli.js", "runner/kernelspec-cli.js", "tslab/preload.js", "backend/cpu/matmul-worker.js"]);
+const entryPoints = new Set(["runner/cli.js", "runner/student-cli.js", "runner/kernelspec-cli.js", "runner/grade-cli.js", "tslab/preload.js", "backend/cpu/matmul-worker.js"]);
 const notOurs = (m: string) => m.startsWith("tslab/patched/");
 
 function modules(dir: string): string[] {

@@ -1,4 +1,5 @@
 import { inspect } from "node:util";
+import { display } from "../display";
 
 /**
  * Check cells for student notebooks: compare what the student's code gives
@@ -12,6 +13,32 @@ export interface CheckOptions {
   tol?: number;
   /** Shown when the answer is wrong: where to look, not the answer. */
   hint?: string;
+  /** What the check is worth when graded (kernel-lib-grade); default 1. */
+  points?: number;
+}
+
+/** The mime type of a check's result, sent only while kernel-lib-grade runs the notebook. */
+export const CHECK_RESULT_MIME = "application/vnd.kernel-lib.check+json";
+
+export interface CheckResultData {
+  name: string;
+  passed: boolean;
+  points: number;
+  message: string;
+}
+
+/** Under kernel-lib-grade (KERNEL_LIB_GRADING=1), each check also sends its result as data. */
+function graded(name: string, passed: boolean, points: number | undefined, message: string): void {
+  if (process.env.KERNEL_LIB_GRADING !== "1") return;
+  if (points !== undefined && !(points >= 0 && Number.isFinite(points))) throw new RangeError(`check "${name}": points must be a number >= 0, got ${points}`);
+  const data: CheckResultData = { name, passed, points: points ?? 1, message };
+  display({ [CHECK_RESULT_MIME]: data, "text/plain": `${passed ? "passed" : "failed"}: ${name} (${passed ? (points ?? 1) : 0} of ${points ?? 1} points)` });
+}
+
+/** Report a failure to the grader, then throw it. */
+function fail(name: string, points: number | undefined, message: string): never {
+  graded(name, false, points, message);
+  throw new CheckFailure(message);
 }
 
 /**
@@ -109,9 +136,16 @@ function difference(actual: unknown, expected: unknown, tol: number, at = ""): s
  */
 export function check(what: string, actual: unknown, expected: unknown, options: CheckOptions = {}): void {
   const tol = options.tol ?? 1e-6;
-  const value = plain(evaluate(what, actual, options.hint));
+  let value: unknown;
+  try {
+    value = plain(evaluate(what, actual, options.hint));
+  } catch (e) {
+    if (e instanceof CheckFailure) fail(what, options.points, e.message);
+    throw e;
+  }
   const d = difference(value, plain(expected), tol);
-  if (d) throw new CheckFailure(withHint(`✗ ${what}: ${d}.`, options.hint));
+  if (d) fail(what, options.points, withHint(`✗ ${what}: ${d}.`, options.hint));
+  graded(what, true, options.points, `✓ ${what}: correct (${fmt(value)})`);
   console.log(`✓ ${what}: correct (${fmt(value)})`);
 }
 
@@ -119,12 +153,19 @@ export function check(what: string, actual: unknown, expected: unknown, options:
  * Check a property that is not a single value, e.g. "the loss went down".
  * `test` returns true when right, or false or a sentence saying what is wrong.
  */
-export function checkThat(what: string, test: () => boolean | string, options: Pick<CheckOptions, "hint"> = {}): void {
-  const r = evaluate(what, test, options.hint);
+export function checkThat(what: string, test: () => boolean | string, options: Pick<CheckOptions, "hint" | "points"> = {}): void {
+  let r: unknown;
+  try {
+    r = evaluate(what, test, options.hint);
+  } catch (e) {
+    if (e instanceof CheckFailure) fail(what, options.points, e.message);
+    throw e;
+  }
   if (r === true) {
+    graded(what, true, options.points, `✓ ${what}`);
     console.log(`✓ ${what}`);
     return;
   }
   const why = typeof r === "string" && r ? `: ${r}` : "";
-  throw new CheckFailure(withHint(`✗ ${what}: not yet${why}.`, options.hint));
+  fail(what, options.points, withHint(`✗ ${what}: not yet${why}.`, options.hint));
 }

@@ -1,6 +1,7 @@
-import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
+import { notebooksIn, parseCli } from "./cli-args";
 import { runNotebooks } from "./run";
 import { junitReport } from "./junit";
 import { parseParameterValue, shard, type ParameterValue } from "./parameters";
@@ -57,19 +58,6 @@ Options:
 
 Ends with "N passed, N failed" (notebooks); exits 1 if any failed.`;
 
-function collect(target: string): string[] {
-  if (!existsSync(target)) throw new Error(`no such file or folder: ${target}`);
-  if (!statSync(target).isDirectory()) return [target];
-  const found: string[] = [];
-  for (const name of readdirSync(target).sort()) {
-    if (name === "node_modules" || name.startsWith(".")) continue;
-    const p = path.join(target, name);
-    if (statSync(p).isDirectory()) found.push(...collect(p));
-    else if (name.endsWith(".ipynb")) found.push(p);
-  }
-  return found;
-}
-
 function seconds(flag: string, value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback * 1000;
   const n = Number(value);
@@ -96,13 +84,17 @@ function takeParameters(argv: string[]): { rest: string[]; parameters: Record<st
 }
 
 async function main(): Promise<number> {
-  let args;
   let parameters: Record<string, ParameterValue>;
+  let rest: string[];
   try {
-    const taken = takeParameters(process.argv.slice(2));
-    parameters = taken.parameters;
-    args = parseArgs({
-      args: taken.rest,
+    ({ rest, parameters } = takeParameters(process.argv.slice(2)));
+  } catch (e) {
+    console.error(`${(e as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const args = parseCli(USAGE, () =>
+    parseArgs({
+      args: rest,
       allowPositionals: true,
       options: {
         timeout: { type: "string" },
@@ -120,15 +112,9 @@ async function main(): Promise<number> {
         rtol: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
-    });
-  } catch (e) {
-    console.error(`${(e as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (args.values.help) {
-    console.log(USAGE);
-    return 0;
-  }
+    }),
+  );
+  if (typeof args === "number") return args;
   if (args.positionals.length === 0) {
     console.error(USAGE);
     return 2;
@@ -149,7 +135,7 @@ async function main(): Promise<number> {
       rtol = Number(args.values.rtol);
       if (!(rtol >= 0)) throw new Error(`--rtol needs a number at least 0, got "${args.values.rtol}"`);
     }
-    notebooks = args.positionals.flatMap(collect);
+    notebooks = args.positionals.flatMap(notebooksIn);
     cellTimeoutMs = seconds("--timeout", args.values.timeout, 120);
     startupTimeoutMs = seconds("--startup-timeout", args.values["startup-timeout"], 60);
     if (args.values.shard !== undefined) {

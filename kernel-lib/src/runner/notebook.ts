@@ -44,6 +44,10 @@ export interface RunOptions {
   sanitizers?: Sanitizer[];
   /** Numbers in the compared text may differ by this much relative to the larger. */
   rtol?: number;
+  /** The kernel's folder (default: the notebook's), where the cells' relative paths start. */
+  cwd?: string;
+  /** Extra environment variables for the kernel. */
+  env?: Record<string, string>;
 }
 
 export interface CellFailure {
@@ -178,12 +182,12 @@ export async function runNotebook(nbPath: string, options: RunOptions = {}): Pro
     fail(notebookFailure("error", `this notebook is for ${kernelName} (language ${language}); kernel-lib-run runs TypeScript and JavaScript notebooks through tslab`));
   } else {
     try {
-      const cwd = path.dirname(path.resolve(nbPath));
+      const cwd = options.cwd ?? path.dirname(path.resolve(nbPath));
       kernel = await Kernel.start({
         cwd,
         js: options.kernel === "jslab" || (options.kernel === undefined && js),
         // as Jupyter's server does: the notebook's name (here without folders, the same on every machine)
-        env: { ...process.env, JPY_SESSION_NAME: path.basename(nbPath) },
+        env: { ...process.env, JPY_SESSION_NAME: path.basename(nbPath), ...options.env },
         spec: named ? findKernelSpec(options.kernel!, cwd) : undefined,
         startupTimeoutMs: options.startupTimeoutMs,
         interruptGraceMs: options.interruptGraceMs,

@@ -24,6 +24,29 @@ const BANNER_ID = "student-version";
 const STAMP = "kernel_lib_student";
 
 const tagged = (cell: Cell): boolean => (cell.metadata?.tags ?? []).includes("solution");
+/** Checks kept for grading: left out of the student version, run by kernel-lib-grade. */
+export const hiddenCheck = (cell: Cell): boolean => (cell.metadata?.tags ?? []).includes("hidden-check");
+
+/**
+ * A solution cell's source cut at its solution regions: the fixed parts
+ * (fixed[0] before the first region ... fixed[n] after the last, as lines) and
+ * each region's lines without its markers.
+ */
+export function solutionParts(source: string): { fixed: string[][]; regions: string[][] } {
+  const fixed: string[][] = [[]];
+  const regions: string[][] = [];
+  let inside = false;
+  for (const line of source.split("\n")) {
+    if (!inside && BEGIN.test(line)) {
+      inside = true;
+      regions.push([]);
+    } else if (inside && END.test(line)) {
+      inside = false;
+      fixed.push([]);
+    } else (inside ? regions[regions.length - 1] : fixed[fixed.length - 1]).push(line);
+  }
+  return { fixed, regions };
+}
 
 /** Replace each solution region of one cell's source; `where` names the cell in errors. */
 export function stubSource(source: string, where: string): string {
@@ -47,7 +70,7 @@ export function stubSource(source: string, where: string): string {
 
 /** The student version of a lesson (a new object; the lesson is untouched). `name` is its file name. */
 export function studentVersion(nb: LessonNotebook, name = "notebook"): LessonNotebook {
-  const cells = nb.cells.map((cell, i): Cell => {
+  const cells = nb.cells.filter((cell) => !hiddenCheck(cell)).map((cell, i): Cell => {
     const where = `${name}, cell ${i + 1}${cell.id ? ` (${cell.id})` : ""}`;
     const src = sourceText(cell);
     const marked = src.split("\n").some((l) => BEGIN.test(l) || END.test(l));
@@ -95,12 +118,13 @@ function untouched(file: string): boolean {
 
 /** Put the lesson's solutions back into a student version: gives the lesson again. */
 export function restoreSolutions(student: LessonNotebook, lesson: LessonNotebook): LessonNotebook {
-  const byId = new Map(lesson.cells.map((c) => [c.id, c]));
+  const studentById = new Map(student.cells.filter((c) => c.id !== BANNER_ID).map((c) => [c.id, c]));
   const { [STAMP]: _stamp, ...metadata } = student.metadata;
   return {
     ...student,
     metadata,
-    cells: student.cells.filter((c) => c.id !== BANNER_ID).map((c) => (tagged(c) ? byId.get(c.id)! : c)),
+    // the lesson's order: its hidden checks come back where they were
+    cells: lesson.cells.map((c) => (tagged(c) || hiddenCheck(c) ? c : (studentById.get(c.id) ?? c))),
   };
 }
 
