@@ -19,7 +19,7 @@ const read = (f: string) => JSON.parse(readFileSync(f, "utf8")) as LessonNoteboo
 const lesson = read(lessonFile);
 const student = read(studentFile);
 /** Each exercise's right answer: its solution regions' lines, by cell id. */
-const answers = new Map(lesson.cells.filter((c) => c.metadata?.tags?.includes("solution")).map((c) => [c.id!, solutionParts(text(c)).regions.map((r) => r.join("\n"))]));
+const answers = new Map(lesson.cells.filter((c) => c.metadata?.tags?.includes("solution")).map((c) => [c.id!, solutionParts(text(c)).regions.map((r) => r.lines.join("\n"))]));
 
 /** The student version with `work` (cell id -> one text per region) in place of its TODOs; every other exercise right unless `open`. */
 function submission(work: Record<string, string[]> = {}, open = false): LessonNotebook {

@@ -28,11 +28,11 @@ export interface CheckResultData {
 }
 
 /** Under kernel-lib-grade (KERNEL_LIB_GRADING=1), each check also sends its result as data. */
-function graded(name: string, passed: boolean, points: number | undefined, message: string): void {
+function graded(name: string, passed: boolean, points = 1, message: string): void {
   if (process.env.KERNEL_LIB_GRADING !== "1") return;
-  if (points !== undefined && !(points >= 0 && Number.isFinite(points))) throw new RangeError(`check "${name}": points must be a number >= 0, got ${points}`);
-  const data: CheckResultData = { name, passed, points: points ?? 1, message };
-  display({ [CHECK_RESULT_MIME]: data, "text/plain": `${passed ? "passed" : "failed"}: ${name} (${passed ? (points ?? 1) : 0} of ${points ?? 1} points)` });
+  if (!(points >= 0 && Number.isFinite(points))) throw new RangeError(`check "${name}": points must be a number >= 0, got ${points}`);
+  const data: CheckResultData = { name, passed, points, message };
+  display({ [CHECK_RESULT_MIME]: data, "text/plain": `${passed ? "passed" : "failed"}: ${name} (${passed ? points : 0} of ${points} points)` });
 }
 
 /** Report a failure to the grader, then throw it. */

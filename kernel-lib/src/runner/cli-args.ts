@@ -34,3 +34,19 @@ export function notebooksIn(target: string): string[] {
   }
   return found;
 }
+
+/** A `--flag SEC` value in milliseconds (`fallback` seconds when absent); throws naming the flag. */
+export function seconds(flag: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback * 1000;
+  const n = Number(value);
+  if (!(n > 0)) throw new Error(`${flag} needs a positive number of seconds, got "${value}"`);
+  return n * 1000;
+}
+
+/** `--jobs N`: a positive whole number, 1 when absent; throws otherwise. */
+export function jobsOption(value: string | undefined): number {
+  if (value === undefined) return 1;
+  const jobs = Number(value);
+  if (!Number.isInteger(jobs) || jobs < 1) throw new Error(`--jobs needs a positive whole number, got "${value}"`);
+  return jobs;
+}

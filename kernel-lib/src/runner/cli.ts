@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
-import { notebooksIn, parseCli } from "./cli-args";
+import { jobsOption, notebooksIn, parseCli, seconds } from "./cli-args";
 import { runNotebooks } from "./run";
 import { junitReport } from "./junit";
 import { parseParameterValue, shard, type ParameterValue } from "./parameters";
@@ -58,13 +58,6 @@ Options:
 
 Ends with "N passed, N failed" (notebooks); exits 1 if any failed.`;
 
-function seconds(flag: string, value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback * 1000;
-  const n = Number(value);
-  if (!(n > 0)) throw new Error(`${flag} needs a positive number of seconds, got "${value}"`);
-  return n * 1000;
-}
-
 /** Take `-p NAME VALUE` (or `--parameter`) out of argv: parseArgs would read VALUE as a notebook. */
 function takeParameters(argv: string[]): { rest: string[]; parameters: Record<string, ParameterValue> } {
   const rest: string[] = [];
@@ -84,17 +77,12 @@ function takeParameters(argv: string[]): { rest: string[]; parameters: Record<st
 }
 
 async function main(): Promise<number> {
-  let parameters: Record<string, ParameterValue>;
-  let rest: string[];
-  try {
-    ({ rest, parameters } = takeParameters(process.argv.slice(2)));
-  } catch (e) {
-    console.error(`${(e as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  const args = parseCli(USAGE, () =>
-    parseArgs({
-      args: rest,
+  let parameters: Record<string, ParameterValue> = {};
+  const args = parseCli(USAGE, () => {
+    const taken = takeParameters(process.argv.slice(2));
+    parameters = taken.parameters;
+    return parseArgs({
+      args: taken.rest,
       allowPositionals: true,
       options: {
         timeout: { type: "string" },
@@ -112,8 +100,8 @@ async function main(): Promise<number> {
         rtol: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
-    }),
-  );
+    });
+  });
   if (typeof args === "number") return args;
   if (args.positionals.length === 0) {
     console.error(USAGE);
@@ -122,7 +110,7 @@ async function main(): Promise<number> {
   let notebooks: string[];
   let cellTimeoutMs: number;
   let startupTimeoutMs: number;
-  let jobs = 1;
+  let jobs: number;
   let sanitizers: Sanitizer[] | undefined;
   let rtol: number | undefined;
   try {
@@ -145,10 +133,7 @@ async function main(): Promise<number> {
       notebooks = shard(notebooks, Number(m[1]), Number(m[2]));
       console.log(`shard ${m[1]}/${m[2]}: ${notebooks.length} of ${all} notebooks`);
     }
-    if (args.values.jobs !== undefined) {
-      jobs = Number(args.values.jobs);
-      if (!Number.isInteger(jobs) || jobs < 1) throw new Error(`--jobs needs a positive whole number, got "${args.values.jobs}"`);
-    }
+    jobs = jobsOption(args.values.jobs);
   } catch (e) {
     console.error(`kernel-lib-run: ${(e as Error).message}`);
     return 2;

@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
-import { notebooksIn, parseCli } from "./cli-args";
+import { jobsOption, notebooksIn, parseCli, seconds } from "./cli-args";
 import { grade, gradebookCsv } from "./grade";
 
 const USAGE = `Usage: kernel-lib-grade --source LESSON.ipynb [options] <submission.ipynb | folder>...
@@ -43,24 +43,18 @@ async function main(): Promise<number> {
     console.error(USAGE);
     return 2;
   }
-  const jobs = Number(args.values.jobs ?? 1);
-  const timeout = Number(args.values.timeout ?? 60);
-  if (!Number.isInteger(jobs) || jobs < 1) {
-    console.error(`kernel-lib-grade: --jobs needs a positive whole number, got "${args.values.jobs}"`);
-    return 2;
-  }
-  if (!(timeout > 0)) {
-    console.error(`kernel-lib-grade: --timeout needs a positive number of seconds, got "${args.values.timeout}"`);
-    return 2;
-  }
   let submissions: string[];
+  let jobs: number;
+  let cellTimeoutMs: number;
   try {
+    jobs = jobsOption(args.values.jobs);
+    cellTimeoutMs = seconds("--timeout", args.values.timeout, 60);
     submissions = args.positionals.flatMap(notebooksIn);
   } catch (e) {
     console.error(`kernel-lib-grade: ${(e as Error).message}`);
     return 2;
   }
-  const book = await grade({ source, submissions, jobs, cellTimeoutMs: timeout * 1000, feedbackDir: args.values.feedback });
+  const book = await grade({ source, submissions, jobs, cellTimeoutMs, feedbackDir: args.values.feedback });
   const out = args.values.out ?? "grades.csv";
   mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
   writeFileSync(out, gradebookCsv(book));

@@ -3,7 +3,8 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { sourceText, type Cell } from "./cells";
 import { runNotebook, type CellFailure } from "./notebook";
-import { solutionParts, type LessonNotebook } from "./student";
+import { solutionParts, stubSource, type LessonNotebook } from "./student";
+import { CHECK_RESULT_MIME, type CheckResultData } from "../lesson/check";
 
 /**
  * Grading student submissions of a lesson, as nbgrader does for Python: only
@@ -13,8 +14,6 @@ import { solutionParts, type LessonNotebook } from "./student";
  * each exercise earns. A submission that loops, exits, crashes the kernel or
  * is not a notebook costs only its own points.
  */
-
-const CHECK_RESULT_MIME = "application/vnd.kernel-lib.check+json";
 
 export interface GradeOptions {
   /** The source lesson, with its solutions and check cells. */
@@ -60,13 +59,6 @@ export interface Gradebook {
   checks: GradedCheck[];
   max: number;
   submissions: SubmissionGrade[];
-}
-
-interface CheckReport {
-  name: string;
-  passed: boolean;
-  points: number;
-  message: string;
 }
 
 const norm = (line: string) => line.trim();
@@ -116,13 +108,13 @@ export function assemble(source: LessonNotebook, submission: LessonNotebook): { 
   const problems: string[] = [];
   const byId = new Map(submission.cells.filter((c) => c.id).map((c) => [c.id, c]));
   const cells = source.cells.map((cell): Cell => {
-    const fresh = { ...structuredClone(cell), outputs: cell.cell_type === "code" ? [] : undefined, execution_count: cell.cell_type === "code" ? null : undefined };
     if (cell.cell_type !== "code") return structuredClone(cell);
+    const fresh = { ...structuredClone(cell), outputs: [], execution_count: null };
     if (!isSolution(cell)) return fresh;
     const theirs = byId.get(cell.id);
     if (!theirs) {
       problems.push(`the exercise cell ${cell.id} is missing from the submission, so it was graded as left open`);
-      return { ...fresh, source: stubbed(sourceText(cell)) };
+      return { ...fresh, source: stubSource(sourceText(cell), `cell ${cell.id}`) };
     }
     const work = studentWork(sourceText(cell), sourceText(theirs));
     if (work === null) {
@@ -134,20 +126,12 @@ export function assemble(source: LessonNotebook, submission: LessonNotebook): { 
   return { notebook: { ...structuredClone(source), cells }, problems };
 }
 
-/** A solution cell with its regions left open, as in the student version. */
-function stubbed(source: string): string {
-  const { fixed, regions } = solutionParts(source);
-  const out = [...fixed[0]];
-  regions.forEach((_, r) => out.push('throw new Error("TODO: (missing from the submission)");', ...fixed[r + 1]));
-  return out.join("\n");
-}
-
 /** The check reports in an executed notebook, by cell id. */
-function reports(nb: LessonNotebook): Map<string, CheckReport[]> {
-  const found = new Map<string, CheckReport[]>();
+function reports(nb: LessonNotebook): Map<string, CheckResultData[]> {
+  const found = new Map<string, CheckResultData[]>();
   for (const cell of nb.cells) {
     for (const o of (cell.outputs ?? []) as Array<{ data?: Record<string, unknown> }>) {
-      const r = o.data?.[CHECK_RESULT_MIME] as CheckReport | undefined;
+      const r = o.data?.[CHECK_RESULT_MIME] as CheckResultData | undefined;
       if (r && cell.id) found.set(cell.id, [...(found.get(cell.id) ?? []), r]);
     }
   }
@@ -208,7 +192,7 @@ export async function grade(options: GradeOptions): Promise<Gradebook> {
         const name = path.basename(file).replace(/\.ipynb$/, "");
         const problems: string[] = [];
         let executed: LessonNotebook | null = null;
-        let got = new Map<string, CheckReport[]>();
+        let got = new Map<string, CheckResultData[]>();
         let submission: LessonNotebook | null = null;
         try {
           submission = JSON.parse(readFileSync(file, "utf8")) as LessonNotebook;

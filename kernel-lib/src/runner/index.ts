@@ -12,6 +12,6 @@ export type { Sanitizer, OutputCheck } from "./outputs";
 export { Kernel } from "./kernel";
 export type { ExecuteResult, KernelOptions, Output } from "./kernel";
 export { studentVersion, restoreSolutions, stubSource, writeStudentVersions, solutionParts, hiddenCheck } from "./student";
-export type { LessonNotebook } from "./student";
+export type { LessonNotebook, SolutionRegion } from "./student";
 export { grade, assemble, studentWork, gradebookCsv, feedbackHtml } from "./grade";
 export type { GradeOptions, Gradebook, GradedCheck, CheckOutcome, SubmissionGrade } from "./grade";

@@ -92,17 +92,13 @@ const PLOTLY_SCRIPT = new RegExp(`<script type="text/javascript" class="${PLOTLY
  * draws offline.)
  */
 function withoutPlotly(nb: Notebook): Notebook {
-  const cells = nb.cells.map((cell) => {
-    if (!cell.outputs?.some((o) => typeof (o as { data?: Record<string, unknown> }).data?.["text/html"] === "string")) return cell;
-    const outputs = (cell.outputs as Array<{ data?: Record<string, unknown> }>).map((o) => {
-      const html = o.data?.["text/html"];
-      if (typeof html !== "string" || !PLOTLY_SCRIPT.test(html)) return o;
-      const note = "<!-- plotly.js left out of the stored notebook: run the notebook (or its first figure) to draw the figures -->\n";
-      return { ...o, data: { ...o.data, "text/html": html.replace(PLOTLY_SCRIPT, note) } };
-    });
-    return { ...cell, outputs };
-  });
-  return { ...nb, cells };
+  const note = "<!-- plotly.js left out of the stored notebook: run the notebook (or its first figure) to draw the figures -->\n";
+  const strip = (o: unknown) => {
+    const data = (o as { data?: Record<string, unknown> }).data;
+    const html = data?.["text/html"];
+    return typeof html === "string" && PLOTLY_SCRIPT.test(html) ? { ...(o as object), data: { ...data, "text/html": html.replace(PLOTLY_SCRIPT, note) } } : o;
+  };
+  return { ...nb, cells: nb.cells.map((cell) => (cell.outputs ? { ...cell, outputs: cell.outputs.map(strip) } : cell)) };
 }
 
 /** A timeout in seconds from metadata, as milliseconds; `where` names it in the error. */
@@ -265,15 +261,14 @@ export async function runNotebook(nbPath: string, options: RunOptions = {}): Pro
   if (kernel) await kernel.shutdown();
 
   result.ms = Date.now() - started;
-  const text = JSON.stringify(nb, null, 1) + "\n";
-  const stored = () => JSON.stringify(withoutPlotly(nb), null, 1) + "\n";
+  const json = (notebook: Notebook) => JSON.stringify(notebook, null, 1) + "\n";
   if (options.writeDir) {
     mkdirSync(options.writeDir, { recursive: true });
     result.written = path.join(options.writeDir, path.basename(nbPath));
-    writeFileSync(result.written, text);
+    writeFileSync(result.written, json(nb));
   }
   if (options.inplace && result.passed) {
-    writeFileSync(nbPath, stored());
+    writeFileSync(nbPath, json(withoutPlotly(nb)));
     result.written ??= nbPath;
   } else if (options.inplace) log(`(left ${nbPath} as it was: the run failed)`);
   for (const f of result.failures) log(describeFailure(nbPath, f));

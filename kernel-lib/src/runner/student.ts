@@ -27,62 +27,64 @@ const tagged = (cell: Cell): boolean => (cell.metadata?.tags ?? []).includes("so
 /** Checks kept for grading: left out of the student version, run by kernel-lib-grade. */
 export const hiddenCheck = (cell: Cell): boolean => (cell.metadata?.tags ?? []).includes("hidden-check");
 
+/** One solution region: the indent and task of its BEGIN line, and the lines between the markers. */
+export interface SolutionRegion {
+  indent: string;
+  task: string;
+  lines: string[];
+}
+
 /**
  * A solution cell's source cut at its solution regions: the fixed parts
  * (fixed[0] before the first region ... fixed[n] after the last, as lines) and
- * each region's lines without its markers.
+ * the regions. Throws, with `where` naming the cell, for markers that nest,
+ * close nothing or never close.
  */
-export function solutionParts(source: string): { fixed: string[][]; regions: string[][] } {
+export function solutionParts(source: string, where = "cell"): { fixed: string[][]; regions: SolutionRegion[] } {
   const fixed: string[][] = [[]];
-  const regions: string[][] = [];
-  let inside = false;
-  for (const line of source.split("\n")) {
-    if (!inside && BEGIN.test(line)) {
-      inside = true;
-      regions.push([]);
-    } else if (inside && END.test(line)) {
-      inside = false;
-      fixed.push([]);
-    } else (inside ? regions[regions.length - 1] : fixed[fixed.length - 1]).push(line);
-  }
-  return { fixed, regions };
-}
-
-/** Replace each solution region of one cell's source; `where` names the cell in errors. */
-export function stubSource(source: string, where: string): string {
-  const out: string[] = [];
+  const regions: SolutionRegion[] = [];
   let open: { line: number } | null = null;
   for (const [i, line] of source.split("\n").entries()) {
     const b = BEGIN.exec(line);
     if (b) {
       if (open) throw new Error(`${where}: line ${i + 1} opens a solution inside another one (line ${open.line})`);
       open = { line: i + 1 };
-      const task = b[2] || "your code here";
-      out.push(`${b[1]}// TODO: ${task}`, `${b[1]}throw new Error(${JSON.stringify(`TODO: ${task}`)});`);
+      regions.push({ indent: b[1], task: b[2] || "your code here", lines: [] });
     } else if (END.test(line)) {
       if (!open) throw new Error(`${where}: line ${i + 1} closes a solution that was never opened`);
       open = null;
-    } else if (!open) out.push(line);
+      fixed.push([]);
+    } else (open ? regions[regions.length - 1].lines : fixed[fixed.length - 1]).push(line);
   }
   if (open) throw new Error(`${where}: the solution opened on line ${open.line} is never closed (// END SOLUTION)`);
+  return { fixed, regions };
+}
+
+/** Replace each solution region of one cell's source; `where` names the cell in errors. */
+export function stubSource(source: string, where: string): string {
+  const { fixed, regions } = solutionParts(source, where);
+  const out = [...fixed[0]];
+  regions.forEach(({ indent, task }, r) => out.push(`${indent}// TODO: ${task}`, `${indent}throw new Error(${JSON.stringify(`TODO: ${task}`)});`, ...fixed[r + 1]));
   return out.join("\n");
 }
 
-/** The student version of a lesson (a new object; the lesson is untouched). `name` is its file name. */
+/** One cell of the student version: a solution cell stubbed, any code cell without outputs; `where` names it in errors. */
+function studentCell(cell: Cell, where: string): Cell {
+  const src = sourceText(cell);
+  const marked = src.split("\n").some((l) => BEGIN.test(l) || END.test(l));
+  if (!tagged(cell)) {
+    if (marked && cell.cell_type === "code") throw new Error(`${where}: has solution markers but no \`solution\` tag, so its solution would leak into the student version`);
+    // A student starts from a clean notebook: stored outputs (the lesson's are committed) would give answers away.
+    return cell.cell_type === "code" ? { ...structuredClone(cell), outputs: [], execution_count: null } : structuredClone(cell);
+  }
+  if (cell.cell_type !== "code") throw new Error(`${where}: only code cells can be tagged solution`);
+  if (!marked) throw new Error(`${where}: is tagged solution but has no // BEGIN SOLUTION ... // END SOLUTION lines to replace`);
+  return { ...structuredClone(cell), source: stubSource(src, where), outputs: [], execution_count: null };
+}
+
+/** The student version of a lesson (a new object; the lesson is untouched). `name` is its file name. Hidden checks are left out. */
 export function studentVersion(nb: LessonNotebook, name = "notebook"): LessonNotebook {
-  const cells = nb.cells.filter((cell) => !hiddenCheck(cell)).map((cell, i): Cell => {
-    const where = `${name}, cell ${i + 1}${cell.id ? ` (${cell.id})` : ""}`;
-    const src = sourceText(cell);
-    const marked = src.split("\n").some((l) => BEGIN.test(l) || END.test(l));
-    if (!tagged(cell)) {
-      if (marked && cell.cell_type === "code") throw new Error(`${where}: has solution markers but no \`solution\` tag, so its solution would leak into the student version`);
-      // A student starts from a clean notebook: stored outputs (the lesson's are committed) would give answers away.
-      return cell.cell_type === "code" ? { ...structuredClone(cell), outputs: [], execution_count: null } : structuredClone(cell);
-    }
-    if (cell.cell_type !== "code") throw new Error(`${where}: only code cells can be tagged solution`);
-    if (!marked) throw new Error(`${where}: is tagged solution but has no // BEGIN SOLUTION ... // END SOLUTION lines to replace`);
-    return { ...structuredClone(cell), source: stubSource(src, where), outputs: [], execution_count: null };
-  });
+  const cells = nb.cells.flatMap((cell, i): Cell[] => (hiddenCheck(cell) ? [] : [studentCell(cell, `${name}, cell ${i + 1}${cell.id ? ` (${cell.id})` : ""}`)]));
   const todo = cells.filter(tagged).length;
   const banner: Cell = {
     cell_type: "markdown",

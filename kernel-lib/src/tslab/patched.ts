@@ -31,10 +31,10 @@ export function usePatchedTslab(tslabDir: string): boolean {
     return false;
   }
   if (version !== PATCHED_VERSION || !FILES.every((f) => existsSync(path.join(patchedDir, f)))) return false;
-  const own = FILES.filter((f) => readFileSync(path.join(dist, f), "utf8") !== readFileSync(path.join(patchedDir, f), "utf8"));
-  if (own.length === 0) return false; // patched in place already (this repository)
+  // the patched text of each file this install has unpatched
+  const own = new Map(FILES.map((f): [string, string] => [f, readFileSync(path.join(patchedDir, f), "utf8")]).filter(([f, text]) => readFileSync(path.join(dist, f), "utf8") !== text));
+  if (own.size === 0) return false; // patched in place already (this repository)
   const internals = Module as unknown as ModuleInternals;
-  const typescript = require.resolve("typescript");
   const fork = createRequire(path.join(dist, "main.js"));
   let forkVersion = "";
   try {
@@ -44,6 +44,7 @@ export function usePatchedTslab(tslabDir: string): boolean {
   }
   const ts = require("typescript/package.json").version as string;
   if (forkVersion !== ts) {
+    const typescript = require.resolve("typescript");
     const resolve = internals._resolveFilename;
     internals._resolveFilename = function (request, parent, ...rest) {
       if (request === "@tslab/typescript-for-tslab" && parent?.filename?.startsWith(dist)) return typescript;
@@ -52,8 +53,9 @@ export function usePatchedTslab(tslabDir: string): boolean {
   }
   const loadJs = internals._extensions[".js"];
   internals._extensions[".js"] = function (module, filename) {
-    if (filename.startsWith(dist) && own.includes(filename.slice(dist.length))) {
-      module._compile(readFileSync(path.join(patchedDir, filename.slice(dist.length)), "utf8"), filename);
+    const patched = filename.startsWith(dist) ? own.get(filename.slice(dist.length)) : undefined;
+    if (patched !== undefined) {
+      module._compile(patched, filename);
       return;
     }
     loadJs.call(this, module, filename);
