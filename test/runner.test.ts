@@ -287,7 +287,7 @@ for case in ET.parse(sys.argv[1]).getroot().iter("testcase"):
     const out = mkdtempSync(path.join(tmpdir(), "python-"));
     const py = await runCli(["--kernel", "python3", "--write", out, path.join(fixtures, "python.ipynb")]);
     expect(py.code, py.stdout).toBe(0);
-    expect(JSON.parse(readFileSync(path.join(out, "python.ipynb"), "utf8")).cells[0].outputs).toEqual([{ output_type: "stream", name: "stdout", text: "[1. 1. 1.]\n" }]);
+    expect(JSON.parse(readFileSync(path.join(out, "python.ipynb"), "utf8")).cells[0].outputs).toEqual([{ output_type: "stream", name: "stdout", text: "[1.0, 2.0, 3.0]\n" }]);
   }, 120_000);
 
   // .ci/run installs Deno (.ci/install-deno.sh); elsewhere the test needs that script run first.
