@@ -51,6 +51,14 @@ Options:
                          and "replace: ...", applied to both sides first
   --rtol X               numbers in the compared text may differ by X
                          relative to the larger (say 1e-6)
+  --server URL           run on this Jupyter server (JupyterLab's, or a
+                         JupyterHub user's: https://hub/user/NAME/) instead
+                         of starting kernels here: a session per notebook,
+                         named by its file name, at the server's root, over
+                         its REST API and kernel websocket; the notebooks are
+                         read (and written) here
+  --token TOKEN          the token the server accepts (default: the
+                         JUPYTER_TOKEN or JUPYTERHUB_API_TOKEN variable)
   --shard I/N            run only the I-th of N slices of the notebooks
                          (every N-th in sorted order, from the I-th), so a
                          CI matrix of N machines covers each one once
@@ -98,6 +106,8 @@ async function main(): Promise<number> {
         lax: { type: "boolean" },
         sanitize: { type: "string" },
         rtol: { type: "string" },
+        server: { type: "string" },
+        token: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -134,6 +144,7 @@ async function main(): Promise<number> {
       console.log(`shard ${m[1]}/${m[2]}: ${notebooks.length} of ${all} notebooks`);
     }
     jobs = jobsOption(args.values.jobs);
+    if (args.values.token !== undefined && args.values.server === undefined) throw new Error("--token only means something with --server");
   } catch (e) {
     console.error(`kernel-lib-run: ${(e as Error).message}`);
     return 2;
@@ -156,6 +167,10 @@ async function main(): Promise<number> {
     checkOutputs: args.values["check-outputs"] ? (args.values.lax ? "lax" : "all") : undefined,
     sanitizers,
     rtol,
+    server:
+      args.values.server === undefined
+        ? undefined
+        : { url: args.values.server, token: args.values.token ?? process.env.JUPYTER_TOKEN ?? process.env.JUPYTERHUB_API_TOKEN },
   });
   const junit = args.values.junit;
   if (junit) {

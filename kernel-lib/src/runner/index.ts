@@ -9,8 +9,10 @@ export { injectParameters, declaredParameters, parseParameterValue, shard } from
 export type { ParameterValue } from "./parameters";
 export { compareOutputs, outputLines, linesMatch, outputChecked, parseSanitizers, loadSanitizers } from "./outputs";
 export type { Sanitizer, OutputCheck } from "./outputs";
-export { Kernel } from "./kernel";
+export { Kernel, KernelClient } from "./kernel";
 export type { ExecuteResult, KernelOptions, Output } from "./kernel";
+export { ServerKernel } from "./server";
+export type { JupyterServer, ServerKernelOptions } from "./server";
 export { studentVersion, restoreSolutions, stubSource, writeStudentVersions, solutionParts, hiddenCheck } from "./student";
 export type { LessonNotebook, SolutionRegion } from "./student";
 export { grade, assemble, studentWork, gradebookCsv, feedbackHtml } from "./grade";

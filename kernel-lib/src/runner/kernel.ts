@@ -73,103 +73,60 @@ interface Pending {
 }
 
 /**
- * A tslab kernel process and a client for it: shell and control as Dealer
- * sockets, iopub as a Subscriber. Every wait races the process's exit, so a
- * kernel that dies ends the wait instead of hanging it.
+ * A client for one kernel, whatever carries its messages: it tracks each
+ * request's outputs, reply and idle, and runs cells. Every wait races the
+ * kernel's end (`ended()`), so a kernel that dies ends the wait instead of
+ * hanging it. Subclasses send the messages and interrupt or kill the kernel.
  */
-export class Kernel {
-  private proc!: ChildProcess;
-  private codec!: Codec;
-  private shell = new zmq.Dealer({ linger: 0 });
-  private control = new zmq.Dealer({ linger: 0 });
-  private iopub = new zmq.Subscriber({ linger: 0 });
+export abstract class KernelClient {
+  protected codec = new Codec("");
   private pending = new Map<string, Pending>();
-  private dir = mkdtempSync(path.join(tmpdir(), "kernel-lib-run-"));
   private exitWaiters: Array<() => void> = [];
   private onIopubAny: (() => void) | null = null;
-  /** The tail of what the kernel process printed itself (not cell output). */
+  /** The tail of what the kernel process printed itself (not cell output), or what its server said. */
   log = "";
   exit: { code: number | null; signal: string | null } | null = null;
   /** Display ids seen, for update_display_data. */
   readonly displays = new Map<string, Output[]>();
 
-  private constructor(private readonly options: KernelOptions) {}
-
-  static async start(options: KernelOptions): Promise<Kernel> {
-    const k = new Kernel(options);
-    try {
-      await k.boot();
-    } catch (e) {
-      await k.shutdown();
-      throw e;
-    }
-    return k;
-  }
+  constructor(protected readonly options: Pick<KernelOptions, "interruptGraceMs" | "lateOutputMs">) {}
 
   get alive(): boolean {
     return this.exit === null;
   }
 
-  private async boot(): Promise<void> {
-    const { cwd, js = false, startupTimeoutMs = 60_000 } = this.options;
-    const [shell, iopub, stdin, control, hb] = await freePorts(5);
-    const key = randomUUID();
-    this.codec = new Codec(key);
-    const connFile = path.join(this.dir, "connection.json");
-    writeFileSync(
-      connFile,
-      JSON.stringify({
-        shell_port: shell,
-        iopub_port: iopub,
-        stdin_port: stdin,
-        control_port: control,
-        hb_port: hb,
-        ip: "127.0.0.1",
-        key,
-        transport: "tcp",
-        signature_scheme: "hmac-sha256",
-        kernel_name: this.options.spec?.name ?? (js ? "jslab" : "tslab"),
-      }),
-    );
-    let command = process.execPath;
-    let args: string[];
-    if (this.options.spec) {
-      [command, ...args] = this.options.spec.argv.map((a) => a.replace("{connection_file}", connFile));
-    } else {
-      args = ["--require", preloadScript, findTslab(cwd).script, "kernel", "--config-path", connFile];
-      if (js) args.push("--js");
-    }
-    this.proc = spawn(command, args, {
-      cwd,
-      env: { ...(this.options.env ?? process.env), ...this.options.spec?.env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    const keep = (chunk: Buffer) => {
-      this.log = (this.log + chunk.toString()).slice(-8000);
-    };
-    this.proc.stdout!.on("data", keep);
-    this.proc.stderr!.on("data", keep);
-    this.proc.on("exit", (code, signal) => {
-      this.exit = { code, signal };
-      for (const w of this.exitWaiters.splice(0)) w();
-      for (const p of this.pending.values()) p.done();
-    });
-    this.proc.on("error", (e) => {
-      this.log += `\n${e.message}`;
-      this.exit ??= { code: null, signal: null };
-      for (const w of this.exitWaiters.splice(0)) w();
-    });
+  protected abstract send(channel: "shell" | "control", msg: Message<unknown>): Promise<void>;
+  /** Ask the kernel to stop the running cell (SIGINT, or the server's interrupt). */
+  protected abstract interrupt(): Promise<void>;
+  /** End the kernel now. */
+  abstract kill(): Promise<void>;
+  /** Shut the kernel down and release what the client holds. */
+  abstract shutdown(): Promise<void>;
+  /** How long to listen for a cell's output after its reply and idle (see KernelOptions.lateOutputMs). */
+  protected abstract readonly lateOutputMsDefault: number;
 
-    this.shell.connect(`tcp://127.0.0.1:${shell}`);
-    this.control.connect(`tcp://127.0.0.1:${control}`);
-    this.iopub.connect(`tcp://127.0.0.1:${iopub}`);
-    this.iopub.subscribe();
-    void this.readLoop(this.shell);
-    void this.readLoop(this.control);
-    void this.readLoop(this.iopub);
+  /** The kernel is gone (`how` says how): every wait ends. */
+  protected ended(how: { code: number | null; signal: string | null }): void {
+    this.exit ??= how;
+    for (const w of this.exitWaiters.splice(0)) w();
+    for (const p of this.pending.values()) p.done();
+  }
 
-    // iopub is a subscription: messages sent before it is joined are lost. Ask
-    // for kernel_info until a reply has come and iopub has carried something.
+  describeExit(): string {
+    if (!this.exit) return "running";
+    return this.exit.signal ? `killed by ${this.exit.signal}` : `exit code ${this.exit.code}`;
+  }
+
+  protected waitExit(ms: number): Promise<void> {
+    if (!this.alive) return Promise.resolve();
+    return Promise.race([new Promise<void>((r) => this.exitWaiters.push(r)), sleep(ms)]);
+  }
+
+  /**
+   * iopub is a subscription: messages sent before it is joined are lost. Ask
+   * for kernel_info until a reply has come and iopub has carried something.
+   */
+  protected async handshake(startupTimeoutMs: number): Promise<void> {
     const deadline = Date.now() + startupTimeoutMs;
     let sawIopub = false;
     this.onIopubAny = () => (sawIopub = true);
@@ -179,7 +136,7 @@ export class Kernel {
       if (Date.now() > deadline) throw new Error(`the kernel did not answer within ${startupTimeoutMs / 1000} s\n${this.log.trim()}`);
       const msg = this.codec.request("kernel_info_request", {});
       const p = this.track(msg.header.msg_id);
-      await this.shell.send(this.codec.encode(msg));
+      await this.send("shell", msg);
       await Promise.race([p.promise, sleep(500)]);
       replied ||= p.state.reply !== null;
       this.pending.delete(msg.header.msg_id);
@@ -196,18 +153,8 @@ export class Kernel {
     return { state, promise };
   }
 
-  private async readLoop(socket: zmq.Dealer | zmq.Subscriber): Promise<void> {
-    try {
-      for await (const frames of socket) {
-        const msg = this.codec.decode(frames as Buffer[]);
-        if (msg) this.dispatch(msg, socket === this.iopub);
-      }
-    } catch {
-      // the socket was closed
-    }
-  }
-
-  private dispatch(msg: Message, fromIopub: boolean): void {
+  /** A message from the kernel: a reply (shell or control) or an iopub message. */
+  protected dispatch(msg: Message, fromIopub: boolean): void {
     if (fromIopub) this.onIopubAny?.();
     const parent = msg.parent_header.msg_id;
     const p = parent ? this.pending.get(parent) : undefined;
@@ -293,7 +240,7 @@ export class Kernel {
       };
     };
     if (!this.alive) return finish("died");
-    await this.shell.send(this.codec.encode(msg));
+    await this.send("shell", msg);
     let timer: NodeJS.Timeout | undefined;
     const timedOut = await Promise.race([
       promise.then(() => false),
@@ -304,22 +251,120 @@ export class Kernel {
       const repliedInTime = state.reply !== null;
       // Interrupt first (tslab stops awaiting code on SIGINT); a busy loop
       // ignores it, so kill after a grace period.
-      this.proc.kill("SIGINT");
+      await this.interrupt();
       const grace = this.options.interruptGraceMs ?? 3000;
       await Promise.race([promise, sleep(grace)]);
       if (state.reply === null) await this.kill();
       return finish("timeout", repliedInTime);
     }
     if (state.reply === null) return finish("died");
-    const late = this.options.lateOutputMs ?? (this.options.spec ? 150 : 0);
+    const late = this.options.lateOutputMs ?? this.lateOutputMsDefault;
     if (late > 0) await sleep(late);
     const status = (state.reply.content as { status?: string }).status;
     return finish(status === "ok" ? "ok" : status === "abort" ? "abort" : "error");
   }
+}
 
-  private waitExit(ms: number): Promise<void> {
-    if (!this.alive) return Promise.resolve();
-    return Promise.race([new Promise<void>((r) => this.exitWaiters.push(r)), sleep(ms)]);
+/**
+ * A tslab kernel process (or another kernelspec's) and a client for it: shell
+ * and control as Dealer sockets, iopub as a Subscriber.
+ */
+export class Kernel extends KernelClient {
+  private proc!: ChildProcess;
+  private shell = new zmq.Dealer({ linger: 0 });
+  private control = new zmq.Dealer({ linger: 0 });
+  private iopub = new zmq.Subscriber({ linger: 0 });
+  private dir = mkdtempSync(path.join(tmpdir(), "kernel-lib-run-"));
+  protected readonly lateOutputMsDefault: number;
+
+  private constructor(protected override readonly options: KernelOptions) {
+    super(options);
+    this.lateOutputMsDefault = options.spec ? 150 : 0;
+  }
+
+  static async start(options: KernelOptions): Promise<Kernel> {
+    const k = new Kernel(options);
+    try {
+      await k.boot();
+    } catch (e) {
+      await k.shutdown();
+      throw e;
+    }
+    return k;
+  }
+
+  private async boot(): Promise<void> {
+    const { cwd, js = false, startupTimeoutMs = 60_000 } = this.options;
+    const [shell, iopub, stdin, control, hb] = await freePorts(5);
+    const key = randomUUID();
+    this.codec = new Codec(key);
+    const connFile = path.join(this.dir, "connection.json");
+    writeFileSync(
+      connFile,
+      JSON.stringify({
+        shell_port: shell,
+        iopub_port: iopub,
+        stdin_port: stdin,
+        control_port: control,
+        hb_port: hb,
+        ip: "127.0.0.1",
+        key,
+        transport: "tcp",
+        signature_scheme: "hmac-sha256",
+        kernel_name: this.options.spec?.name ?? (js ? "jslab" : "tslab"),
+      }),
+    );
+    let command = process.execPath;
+    let args: string[];
+    if (this.options.spec) {
+      [command, ...args] = this.options.spec.argv.map((a) => a.replace("{connection_file}", connFile));
+    } else {
+      args = ["--require", preloadScript, findTslab(cwd).script, "kernel", "--config-path", connFile];
+      if (js) args.push("--js");
+    }
+    this.proc = spawn(command, args, {
+      cwd,
+      env: { ...(this.options.env ?? process.env), ...this.options.spec?.env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const keep = (chunk: Buffer) => {
+      this.log = (this.log + chunk.toString()).slice(-8000);
+    };
+    this.proc.stdout!.on("data", keep);
+    this.proc.stderr!.on("data", keep);
+    this.proc.on("exit", (code, signal) => this.ended({ code, signal }));
+    this.proc.on("error", (e) => {
+      this.log += `\n${e.message}`;
+      this.ended({ code: null, signal: null });
+    });
+
+    this.shell.connect(`tcp://127.0.0.1:${shell}`);
+    this.control.connect(`tcp://127.0.0.1:${control}`);
+    this.iopub.connect(`tcp://127.0.0.1:${iopub}`);
+    this.iopub.subscribe();
+    void this.readLoop(this.shell);
+    void this.readLoop(this.control);
+    void this.readLoop(this.iopub);
+    await this.handshake(startupTimeoutMs);
+  }
+
+  private async readLoop(socket: zmq.Dealer | zmq.Subscriber): Promise<void> {
+    try {
+      for await (const frames of socket) {
+        const msg = this.codec.decode(frames as Buffer[]);
+        if (msg) this.dispatch(msg, socket === this.iopub);
+      }
+    } catch {
+      // the socket was closed
+    }
+  }
+
+  protected async send(channel: "shell" | "control", msg: Message<unknown>): Promise<void> {
+    await (channel === "shell" ? this.shell : this.control).send(this.codec.encode(msg));
+  }
+
+  protected async interrupt(): Promise<void> {
+    this.proc.kill("SIGINT");
   }
 
   async kill(): Promise<void> {
@@ -329,16 +374,11 @@ export class Kernel {
     }
   }
 
-  describeExit(): string {
-    if (!this.exit) return "running";
-    return this.exit.signal ? `killed by ${this.exit.signal}` : `exit code ${this.exit.code}`;
-  }
-
   /** Ask the kernel to shut down; kill it if it does not within a second. */
   async shutdown(): Promise<void> {
-    if (this.alive && this.codec && this.proc) {
+    if (this.alive && this.proc) {
       try {
-        await this.control.send(this.codec.encode(this.codec.request("shutdown_request", { restart: false })));
+        await this.send("control", this.codec.request("shutdown_request", { restart: false }));
       } catch {
         // fall through to kill
       }

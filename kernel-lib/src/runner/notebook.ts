@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { Kernel } from "./kernel";
+import { Kernel, type KernelClient } from "./kernel";
+import { ServerKernel, type JupyterServer } from "./server";
 import { findKernelSpec } from "./kernelspec";
 import { sourceText, type Cell } from "./cells";
 import { injectParameters, type ParameterValue } from "./parameters";
@@ -46,8 +47,15 @@ export interface RunOptions {
   rtol?: number;
   /** The kernel's folder (default: the notebook's), where the cells' relative paths start. */
   cwd?: string;
-  /** Extra environment variables for the kernel. */
+  /** Extra environment variables for the kernel (not for a kernel on a `server`, which starts it with its own). */
   env?: Record<string, string>;
+  /**
+   * Run on this Jupyter server instead of starting the kernel here: a session
+   * for the notebook's file name at the server's root (so the kernel starts
+   * there), over its REST API and the kernel's websocket, as JupyterLab does.
+   * The notebook itself is read here, not from the server.
+   */
+  server?: JupyterServer;
 }
 
 export interface CellFailure {
@@ -170,7 +178,7 @@ export async function runNotebook(nbPath: string, options: RunOptions = {}): Pro
     result.failures.push(failure);
   };
 
-  let kernel: Kernel | null = null;
+  let kernel: KernelClient | null = null;
   const named = options.kernel !== undefined && options.kernel !== "tslab" && options.kernel !== "jslab";
   if (!named && !js && !/^(typescript|tslab)$/.test(language)) {
     // Running it through tslab would only produce a screen of type errors.
@@ -179,15 +187,23 @@ export async function runNotebook(nbPath: string, options: RunOptions = {}): Pro
   } else {
     try {
       const cwd = options.cwd ?? path.dirname(path.resolve(nbPath));
-      kernel = await Kernel.start({
-        cwd,
-        js: options.kernel === "jslab" || (options.kernel === undefined && js),
-        // as Jupyter's server does: the notebook's name (here without folders, the same on every machine)
-        env: { ...process.env, JPY_SESSION_NAME: path.basename(nbPath), ...options.env },
-        spec: named ? findKernelSpec(options.kernel!, cwd) : undefined,
-        startupTimeoutMs: options.startupTimeoutMs,
-        interruptGraceMs: options.interruptGraceMs,
-      });
+      kernel = options.server
+        ? await ServerKernel.start({
+            server: options.server,
+            path: path.basename(nbPath),
+            kernelName: options.kernel ?? (js ? "jslab" : "tslab"),
+            startupTimeoutMs: options.startupTimeoutMs,
+            interruptGraceMs: options.interruptGraceMs,
+          })
+        : await Kernel.start({
+            cwd,
+            js: options.kernel === "jslab" || (options.kernel === undefined && js),
+            // as Jupyter's server does: the notebook's name (here without folders, the same on every machine)
+            env: { ...process.env, JPY_SESSION_NAME: path.basename(nbPath), ...options.env },
+            spec: named ? findKernelSpec(options.kernel!, cwd) : undefined,
+            startupTimeoutMs: options.startupTimeoutMs,
+            interruptGraceMs: options.interruptGraceMs,
+          });
     } catch (e) {
       fail(notebookFailure("died", `the kernel did not start: ${(e as Error).message}`));
     }
