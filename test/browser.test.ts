@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { freePort } from "./support/ports";
 import * as path from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { Figure } from "kernel-lib";
@@ -29,16 +29,6 @@ if (!available && process.env.CI === "true") {
 const LESSON = "01-automatic-differentiation.ipynb";
 let browser: Browser;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** What the page drew: Plotly figures (traces, points) and graph SVGs (nodes). */
 async function drawn(page: Page): Promise<{ plots: Array<{ traces: number; points: number }>; graphs: number[]; errors: string[] }> {

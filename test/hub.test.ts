@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadSanitizers, runNotebook, type NotebookResult } from "kernel-lib/runner";
+import { freePorts } from "./support/ports";
 
 // A class on one JupyterHub (hub/jupyterhub_config.py, Debian's JupyterHub 3):
 // 20 students log in, their servers start, and each runs lesson 01 through the
@@ -23,16 +23,6 @@ const homes = path.join(work, "homes");
 const ADMIN = "course-admin-token-for-the-test";
 const PASSWORD = "class-password";
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let hub: ChildProcess | null = null;
@@ -50,20 +40,21 @@ async function api(method: string, route: string, body?: unknown): Promise<any> 
   return text ? JSON.parse(text) : null;
 }
 
-/** The tslab kernel processes running in `home` (their working folder), by pid. */
-function kernelsIn(home: string): number[] {
-  const pids: number[] = [];
+/** The running tslab kernel processes by working folder (a student's home): their pids. */
+function kernelsByHome(): Map<string, number[]> {
+  const byHome = new Map<string, number[]>();
   for (const name of readdirSync("/proc")) {
     if (!/^\d+$/.test(name)) continue;
     try {
       const cmd = readFileSync(`/proc/${name}/cmdline`, "utf8");
       if (!cmd.includes("tslab") || !cmd.includes("kernel")) continue;
-      if (readlinkSync(`/proc/${name}/cwd`) === home) pids.push(Number(name));
+      const home = readlinkSync(`/proc/${name}/cwd`);
+      byHome.set(home, [...(byHome.get(home) ?? []), Number(name)]);
     } catch {
       // the process ended
     }
   }
-  return pids;
+  return byHome;
 }
 
 function rssMiB(pid: number): number {
@@ -85,7 +76,7 @@ describe.skipIf(!haveHub && process.env.CI !== "true")("a class of 20 on one Jup
     if (!haveHub) throw new Error(`CI needs Debian's jupyterhub and node-configurable-http-proxy (${JUPYTERHUB})`);
     rmSync(work, { recursive: true, force: true });
     mkdirSync(work, { recursive: true });
-    const [port, hubPort, proxyPort] = [await freePort(), await freePort(), await freePort()];
+    const [port, hubPort, proxyPort] = await freePorts(3);
     base = `http://127.0.0.1:${port}`;
     hub = spawn(
       JUPYTERHUB,
@@ -165,8 +156,9 @@ describe.skipIf(!haveHub && process.env.CI !== "true")("a class of 20 on one Jup
     const rss = new Map<string, number>();
     const victimPids: number[] = [];
     const sampler = setInterval(() => {
+      const kernels = kernelsByHome();
       for (const name of STUDENTS) {
-        for (const pid of kernelsIn(path.join(homes, name))) rss.set(name, Math.max(rss.get(name) ?? 0, rssMiB(pid)));
+        for (const pid of kernels.get(path.join(homes, name)) ?? []) rss.set(name, Math.max(rss.get(name) ?? 0, rssMiB(pid)));
       }
     }, 500);
     const perStudentMs = new Map<string, number>();
@@ -185,7 +177,7 @@ describe.skipIf(!haveHub && process.env.CI !== "true")("a class of 20 on one Jup
               ? (line) => {
                   // Kill the kernel process in the middle of the lesson.
                   if (line.includes(`[${KILL_AT_CELL}/`) && victimPids.length === 0) {
-                    victimPids.push(...kernelsIn(path.join(homes, name)));
+                    victimPids.push(...(kernelsByHome().get(path.join(homes, name)) ?? []));
                     for (const pid of victimPids) process.kill(pid, "SIGKILL");
                   }
                 }

@@ -102,8 +102,21 @@ export abstract class KernelClient {
   abstract kill(): Promise<void>;
   /** Shut the kernel down and release what the client holds. */
   abstract shutdown(): Promise<void>;
+  /** Start the kernel and connect to it. */
+  protected abstract boot(): Promise<void>;
   /** How long to listen for a cell's output after its reply and idle (see KernelOptions.lateOutputMs). */
   protected abstract readonly lateOutputMsDefault: number;
+
+  /** `k` booted, or shut down again (releasing what it holds) and the error thrown. */
+  protected static async booted<K extends KernelClient>(k: K): Promise<K> {
+    try {
+      await k.boot();
+    } catch (e) {
+      await k.shutdown();
+      throw e;
+    }
+    return k;
+  }
 
   /** The kernel is gone (`how` says how): every wait ends. */
   protected ended(how: { code: number | null; signal: string | null }): void {
@@ -282,18 +295,11 @@ export class Kernel extends KernelClient {
     this.lateOutputMsDefault = options.spec ? 150 : 0;
   }
 
-  static async start(options: KernelOptions): Promise<Kernel> {
-    const k = new Kernel(options);
-    try {
-      await k.boot();
-    } catch (e) {
-      await k.shutdown();
-      throw e;
-    }
-    return k;
+  static start(options: KernelOptions): Promise<Kernel> {
+    return KernelClient.booted(new Kernel(options));
   }
 
-  private async boot(): Promise<void> {
+  protected async boot(): Promise<void> {
     const { cwd, js = false, startupTimeoutMs = 60_000 } = this.options;
     const [shell, iopub, stdin, control, hb] = await freePorts(5);
     const key = randomUUID();

@@ -50,15 +50,8 @@ export class ServerKernel extends KernelClient {
     this.lateOutputMsDefault = /^(tslab|jslab)$/.test(serverOptions.kernelName) ? 0 : 150;
   }
 
-  static async start(options: ServerKernelOptions): Promise<ServerKernel> {
-    const k = new ServerKernel(options);
-    try {
-      await k.boot();
-    } catch (e) {
-      await k.shutdown();
-      throw e;
-    }
-    return k;
+  static start(options: ServerKernelOptions): Promise<ServerKernel> {
+    return KernelClient.booted(new ServerKernel(options));
   }
 
   /** The server's kernel id, once started. */
@@ -100,7 +93,7 @@ export class ServerKernel extends KernelClient {
     return text ? JSON.parse(text) : null;
   }
 
-  private async boot(): Promise<void> {
+  protected async boot(): Promise<void> {
     const { path: nbPath, kernelName, startupTimeoutMs = 60_000 } = this.serverOptions;
     const session = (await this.api("POST", "api/sessions", {
       path: nbPath,
