@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 const require = createRequire(import.meta.url);
 const { Variable, Random } = require("kernel-lib");
 const tensorBench = await import("./tensor.mjs");
+const { pythonBlas } = await import("./blas.mjs");
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const peersDir = process.env.PEERS_DIR ?? path.resolve(root, "..", "shared", "bench", "peers");
 const python = "/usr/bin/python3";
@@ -26,12 +27,26 @@ function runJson(cmd, args, options = {}) {
   }
 }
 
+/** The Python peers' BLAS, found once (and its OpenBLAS core set for this CPU). */
+let blas;
+function pythonPeers() {
+  if (blas === undefined) {
+    blas = existsSync(python) ? pythonBlas(python) : { env: process.env, line: `Python peers: ${python} not found`, comparable: false, why: "no Python" };
+    console.log(`  ${blas.line}`);
+  }
+  return blas;
+}
+
 /** A Python peer script, run with Debian's Python (torch, numpy). */
 function peer(script, args = []) {
   const file = path.join(peersDir, script);
   if (!existsSync(python) || !existsSync(file)) return { skipped: `${existsSync(file) ? python : file} not found` };
-  return runJson(python, [file, ...args]);
+  return runJson(python, [file, ...args], { env: pythonPeers().env });
 }
+
+/** ratio() for a peer that multiplies through the Python peers' BLAS: none where that BLAS is not the best this CPU allows. */
+const blasRatio = (peerValue, ours, higherIsBetter = false) =>
+  typeof peerValue !== "number" ? "" : pythonPeers().comparable ? ratio(peerValue, ours, higherIsBetter) : `not comparable: ${pythonPeers().why}`;
 
 /** The tfjs peers need their own node_modules: installed once into bench/.peers/tfjs (git-ignored). */
 function tfjsDir() {
@@ -123,6 +138,7 @@ function benchW6() {
 const fmt = (x, d = 3) => (typeof x === "number" ? x.toFixed(d) : String(x));
 console.log(`kernel-lib bench: Node ${process.version}, ${os.cpus()[0]?.model ?? "cpu"} x${os.cpus().length}, ${new Date().toISOString()}`);
 console.log("Peers run in this same invocation; ratios compare within this run only.");
+pythonPeers();
 
 if (want("W1")) {
   console.log("\nW1 lecture linear regression, scalar engine (101 points, 1000 epochs, graph rebuilt each epoch)");
@@ -156,8 +172,8 @@ if (want("W3")) {
     const ours = tensorBench.w3(n, steps);
     row(`kernel-lib N=${n}`, fmt(ours.msPerStep), "ms/step", `w0=${fmt(ours.w0, 3)} w1=${fmt(ours.w1, 3)} after ${steps} steps`);
     const key = `N=${n}`;
-    if (!torch.skipped) row("  PyTorch", fmt(torch.results[key].ms_per_step), "ms/step", ratio(torch.results[key].ms_per_step, ours.msPerStep));
-    if (!numpy.skipped && numpy.results?.[key]) row("  NumPy (hand gradient)", fmt(numpy.results[key].ms_per_step), "ms/step", ratio(numpy.results[key].ms_per_step, ours.msPerStep));
+    if (!torch.skipped) row("  PyTorch", fmt(torch.results[key].ms_per_step), "ms/step", blasRatio(torch.results[key].ms_per_step, ours.msPerStep));
+    if (!numpy.skipped && numpy.results?.[key]) row("  NumPy (hand gradient)", fmt(numpy.results[key].ms_per_step), "ms/step", blasRatio(numpy.results[key].ms_per_step, ours.msPerStep));
     for (const backend of ["cpu", "wasm"]) {
       if (backend === "cpu" && n > 100_000) continue; // tfjs-cpu takes minutes here
       const tf = tfjsPeer("w3_tensor_linreg_tfjs.js", [backend, String(n)]);
@@ -175,7 +191,7 @@ if (want("W4")) {
     const ours = tensorBench.w4(b, h);
     const key = `B=${b},H=${h}`;
     row(`kernel-lib ${key}`, fmt(ours.msPerStep), "ms/step", `loss ${fmt(ours.lossFirst)} -> ${fmt(ours.lossLast)}`);
-    if (!torch.skipped) row("  PyTorch", fmt(torch.results[key].ms_per_step_median), "ms/step", ratio(torch.results[key].ms_per_step_median, ours.msPerStep));
+    if (!torch.skipped) row("  PyTorch", fmt(torch.results[key].ms_per_step_median), "ms/step", blasRatio(torch.results[key].ms_per_step_median, ours.msPerStep));
     for (const [backend, tf] of Object.entries(tfs)) {
       row(`  tfjs-${backend}`, tf.skipped ? "skipped" : fmt(tf.results[key].ms_per_step_median), "ms/step", tf.skipped ?? ratio(tf.results[key].ms_per_step_median, ours.msPerStep));
     }
@@ -198,7 +214,7 @@ if (want("W5")) {
     row(`kernel-lib n=${n}`, fmt(ours.gflops, 2), "GFLOP/s");
     const t = pick(torch, n);
     if (torch.skipped) row("  PyTorch", "skipped", "", torch.skipped);
-    else row("  PyTorch", typeof t === "number" ? fmt(t, 1) : JSON.stringify(t), "GFLOP/s", typeof t === "number" ? ratio(t, ours.gflops, true) : "");
+    else row("  PyTorch", typeof t === "number" ? fmt(t, 1) : JSON.stringify(t), "GFLOP/s", typeof t === "number" ? blasRatio(t, ours.gflops, true) : "");
     for (const [backend, tf] of Object.entries(tfs)) {
       const v = pick(tf, n);
       row(`  tfjs-${backend}`, tf.skipped ? "skipped" : typeof v === "number" ? fmt(v, 2) : JSON.stringify(v), "GFLOP/s", tf.skipped ?? (typeof v === "number" ? ratio(v, ours.gflops, true) : ""));
@@ -216,7 +232,7 @@ if (want("W7")) {
     row(`kernel-lib N=${n},D=${d}`, "", "", `H00 ${fmt(ours.H00, 6)} H01 ${fmt(ours.H01, 6)} hvp0 ${fmt(ours.hvp0, 6)}${data.note}`);
     for (const [what, key] of [["hessian", "hessian_ms"], ["hvp", "hvp_ms"], ["grad", "grad_ms"]]) {
       const mine = ours[`${what}Ms`];
-      row(`  ${what}`, fmt(mine), "ms", theirs ? `PyTorch ${fmt(theirs[key])} ms: ${ratio(theirs[key], mine)}` : torch.skipped);
+      row(`  ${what}`, fmt(mine), "ms", theirs ? `PyTorch ${fmt(theirs[key])} ms: ${blasRatio(theirs[key], mine)}` : torch.skipped);
     }
     if (theirs) {
       const agree = (a, b) => Math.abs(a - b) <= 1e-5 + 1e-4 * Math.abs(b);
