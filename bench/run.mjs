@@ -136,7 +136,8 @@ function benchW6() {
 }
 
 const fmt = (x, d = 3) => (typeof x === "number" ? x.toFixed(d) : String(x));
-console.log(`kernel-lib bench: Node ${process.version}, ${os.cpus()[0]?.model ?? "cpu"} x${os.cpus().length}, ${new Date().toISOString()}`);
+const { cpuSimd } = require("kernel-lib");
+console.log(`kernel-lib bench: Node ${process.version}, ${os.cpus()[0]?.model ?? "cpu"} x${os.cpus().length}, CPU kernels ${cpuSimd()}, ${new Date().toISOString()}`);
 console.log("Peers run in this same invocation; ratios compare within this run only.");
 pythonPeers();
 

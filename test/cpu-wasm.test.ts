@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { tensor } from "kernel-lib";
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { cpuSimd, tensor } from "kernel-lib";
 
 // Large float32 elementwise ops and row sums run in WebAssembly SIMD; they
 // must give exactly what the JavaScript loops give (float32 +, -, *, / round
@@ -144,5 +146,59 @@ describe("CPU float32 kernels in WebAssembly SIMD match the plain loops", () => 
     const g = w.grad!.toArray() as number[];
     const want = Array.from(a, (_, i) => (2 * f(f((Number.isNaN(a[i]) ? 0 : a[i]) * b[i]) + 1) * b[i]) / N);
     for (let i = 0; i < N; i += 997) expect(g[i]).toBeCloseTo(want[i], 5);
+  });
+});
+
+// The kernels come in two builds, chosen at load time: relaxed SIMD (fused
+// multiply-adds) where the runtime validates it, Node 22 and later, and plain
+// SIMD128 for Node 20. CI runs this file on Node 20 and on Node 24, so each
+// build runs on the runtime it is for; KERNEL_LIB_WASM=simd128 forces the
+// plain one on Node 24 as well.
+describe("the SIMD128 and relaxed-SIMD builds of the CPU kernels", () => {
+  const major = Number(process.versions.node.split(".")[0]);
+  const script = `
+    const k = require("kernel-lib");
+    const rnd = (n, s) => Float32Array.from({ length: n }, (_, i) => Math.sin(s * 7919 + i * 1.37) * 3);
+    // 67 x 130 by 130 x 45: edges in every blocking, above the WebAssembly threshold; and a matrix-vector product
+    const A = k.tensor(rnd(67 * 130, 1)).reshape(67, 130);
+    const B = k.tensor(rnd(130 * 45, 2)).reshape(130, 45);
+    const v = k.tensor(rnd(130, 3));
+    const X = k.tensor(rnd(301 * 130, 4)).reshape(301, 130);
+    const out = { simd: k.cpuSimd(), mm: Array.from(A.matmul(B).data()), mt: Array.from(A.matmul(B.T.clone().T).data()), mv: Array.from(X.matmul(v).data()),
+      mm64: Array.from(A.double().matmul(B.double()).data()), mv64: Array.from(X.double().matmul(v.double()).data()) };
+    process.stdout.write(JSON.stringify(out));`;
+  const run = (env: Record<string, string>) => {
+    const r = spawnSync(process.execPath, ["-e", script], { encoding: "utf8", env: { ...process.env, ...env } });
+    if (r.status !== 0) throw new Error(r.stderr);
+    return JSON.parse(r.stdout) as { simd: string; mm: number[]; mt: number[]; mv: number[]; mm64: number[]; mv64: number[] };
+  };
+  const close = (got: number[], want: number[], what: string) => {
+    expect(got.length).toBe(want.length);
+    for (let i = 0; i < want.length; i++) if (Math.abs(got[i] - want[i]) > 1e-4 * (1 + Math.abs(want[i]))) throw new Error(`${what} at ${i}: ${got[i]} vs ${want[i]}`);
+  };
+  const fused = run({});
+  const plain = run({ KERNEL_LIB_WASM: "simd128" });
+
+  it("loads the relaxed-SIMD build on Node 22 and later, SIMD128 on Node 20 or when asked", () => {
+    expect(cpuSimd()).toBe(major >= 22 ? "relaxed-simd" : "simd128");
+    expect(fused.simd).toBe(cpuSimd());
+    expect(plain.simd).toBe("simd128");
+  });
+
+  it("both give products that agree with float64 to float32 precision, transposed operands included", () => {
+    for (const r of [fused, plain]) {
+      close(r.mm, r.mm64, `${r.simd} matmul`);
+      close(r.mt, r.mm64, `${r.simd} matmul by a transposed view`);
+      close(r.mv, r.mv64, `${r.simd} matrix-vector`);
+    }
+  });
+
+  it.skipIf(major < 22)("the relaxed-SIMD build really fuses on a CPU with FMA: its sums round differently from SIMD128's, and closer to float64", () => {
+    const fma = /^flags\s*:.*\bfma\b/m.test(readFileSync("/proc/cpuinfo", "utf8"));
+    const differ = fused.mm.filter((v, i) => v !== plain.mm[i]).length;
+    if (!fma) return expect(differ).toBe(0);
+    expect(differ).toBeGreaterThan(fused.mm.length / 10);
+    const err = (r: typeof fused) => r.mm.reduce((s, v, i) => s + Math.abs(v - r.mm64[i]), 0);
+    expect(err(fused)).toBeLessThan(err(plain));
   });
 });

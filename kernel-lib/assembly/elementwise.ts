@@ -15,6 +15,13 @@ const ABS = 6;
 const COPY = 7;
 const SQUARE = 8;
 
+/** c + x * b in each lane: fused where the build enables relaxed SIMD (as in matmul.ts). */
+@inline
+function madd(x: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(x, b, c);
+  return f32x4.add(c, f32x4.mul(x, b));
+}
+
 @inline
 function lanes(op: i32, a: v128, b: v128): v128 {
   switch (op) {
@@ -134,12 +141,12 @@ export function gemvRows(M: usize, v: usize, y: usize, rows: i32, k: i32): void 
     let kk = 0;
     for (; kk < k8; kk += 8) {
       const o = <usize>kk << 2;
-      s0 = f32x4.add(s0, f32x4.mul(v128.load(r + o), v128.load(v + o)));
-      s1 = f32x4.add(s1, f32x4.mul(v128.load(r + o, 16), v128.load(v + o, 16)));
+      s0 = madd(v128.load(r + o), v128.load(v + o), s0);
+      s1 = madd(v128.load(r + o, 16), v128.load(v + o, 16), s1);
     }
     if (kk < k4) {
       const o = <usize>kk << 2;
-      s0 = f32x4.add(s0, f32x4.mul(v128.load(r + o), v128.load(v + o)));
+      s0 = madd(v128.load(r + o), v128.load(v + o), s0);
       kk += 4;
     }
     const s = f32x4.add(s0, s1);
@@ -162,7 +169,7 @@ export function gemvCols(M: usize, v: usize, y: usize, rows: i32, k: i32): void 
     const row = M + ((<usize>kk * <usize>rows) << 2);
     for (let i = 0; i < r4; i += 4) {
       const o = <usize>i << 2;
-      v128.store(y + o, f32x4.add(v128.load(y + o), f32x4.mul(v128.load(row + o), x)));
+      v128.store(y + o, madd(v128.load(row + o), x, v128.load(y + o)));
     }
     for (let i = r4; i < rows; i++) {
       const o = <usize>i << 2;

@@ -4,6 +4,17 @@
 // columns; a micro-kernel keeps a 4x8 block of C in eight f32x4 registers.
 
 const KC: i32 = 256;
+
+/**
+ * c + x * b in each lane: one fused multiply-add where the build enables
+ * relaxed SIMD (matmul-fma.wasm, for runtimes that have it), else a multiply
+ * then an add (matmul.wasm, plain SIMD128).
+ */
+@inline
+function madd(x: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(x, b, c);
+  return f32x4.add(c, f32x4.mul(x, b));
+}
 const MC: i32 = 64;
 
 @inline
@@ -20,17 +31,17 @@ function microKernel(a: usize, rowStride: usize, kStride: usize, panel: usize, k
       const b0 = v128.load(p);
       const b1 = v128.load(p, 16);
       let x = v128.load32_splat(a0);
-      c00 = f32x4.add(c00, f32x4.mul(x, b0));
-      c01 = f32x4.add(c01, f32x4.mul(x, b1));
+      c00 = madd(x, b0, c00);
+      c01 = madd(x, b1, c01);
       x = v128.load32_splat(a0 + stride);
-      c10 = f32x4.add(c10, f32x4.mul(x, b0));
-      c11 = f32x4.add(c11, f32x4.mul(x, b1));
+      c10 = madd(x, b0, c10);
+      c11 = madd(x, b1, c11);
       x = v128.load32_splat(a0 + 2 * stride);
-      c20 = f32x4.add(c20, f32x4.mul(x, b0));
-      c21 = f32x4.add(c21, f32x4.mul(x, b1));
+      c20 = madd(x, b0, c20);
+      c21 = madd(x, b1, c21);
       x = v128.load32_splat(a0 + 3 * stride);
-      c30 = f32x4.add(c30, f32x4.mul(x, b0));
-      c31 = f32x4.add(c31, f32x4.mul(x, b1));
+      c30 = madd(x, b0, c30);
+      c31 = madd(x, b1, c31);
       a0 += kStride;
       p += 32;
     }
@@ -39,17 +50,17 @@ function microKernel(a: usize, rowStride: usize, kStride: usize, panel: usize, k
       const b0 = v128.load(p);
       const b1 = v128.load(p, 16);
       let x = v128.load32_splat(a0);
-      c00 = f32x4.add(c00, f32x4.mul(x, b0));
-      c01 = f32x4.add(c01, f32x4.mul(x, b1));
+      c00 = madd(x, b0, c00);
+      c01 = madd(x, b1, c01);
       if (rows > 1) {
         x = v128.load32_splat(a0 + stride);
-        c10 = f32x4.add(c10, f32x4.mul(x, b0));
-        c11 = f32x4.add(c11, f32x4.mul(x, b1));
+        c10 = madd(x, b0, c10);
+        c11 = madd(x, b1, c11);
       }
       if (rows > 2) {
         x = v128.load32_splat(a0 + 2 * stride);
-        c20 = f32x4.add(c20, f32x4.mul(x, b0));
-        c21 = f32x4.add(c21, f32x4.mul(x, b1));
+        c20 = madd(x, b0, c20);
+        c21 = madd(x, b1, c21);
       }
       a0 += kStride;
       p += 32;

@@ -15,6 +15,10 @@ import {
 import { PATHS } from "./paths";
 import { wasmElementwise, wasmElementwiseRows, wasmMatmul, wasmMatvec, wasmRowSum, WASM_OPS, type RowRead, type WasmOp } from "./wasm";
 
+/** Which build of the CPU's WebAssembly kernels this runtime runs: "relaxed-simd" (fused multiply-adds, Node 22+) or "simd128". */
+export { wasmFlavour as cpuSimd } from "./wasm";
+export type { WasmFlavour as CpuSimd } from "./wasm";
+
 declare module "../backend" {
   interface Devices {
     /** The CPU: JavaScript typed arrays, read synchronously. */

@@ -16,6 +16,7 @@ declare const WebAssembly: {
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object, imports: object) => { exports: object };
   Memory: new (descriptor: { initial: number; maximum: number; shared: boolean }) => WasmMemory;
+  validate(bytes: Uint8Array): boolean;
 };
 interface WasmMemory {
   buffer: ArrayBuffer;
@@ -27,9 +28,26 @@ type RowSumFn = (src: number, out: number, rows: number, R: number) => void;
 type GemvFn = (M: number, v: number, y: number, rows: number, k: number) => void;
 type RowsFn = (op: number, a: number, b: number, out: number, outer: number, inner: number, aStride: number, bStride: number, scalars: number) => void;
 
-export const WASM_FILE = path.join(__dirname, "..", "..", "wasm", "matmul.wasm");
-const ELEMENTWISE_FILE = path.join(__dirname, "..", "..", "wasm", "elementwise.wasm");
 export const MAX_PAGES = 32768; // 2 GiB
+
+/**
+ * Which build of the kernels this runtime runs: "relaxed-simd" (fused
+ * multiply-adds, Node 22 and later) where it validates the module, else
+ * "simd128". KERNEL_LIB_WASM=simd128 asks for the plain one (to compare or
+ * test both on one runtime).
+ */
+export type WasmFlavour = "relaxed-simd" | "simd128";
+const wasmDir = path.join(__dirname, "..", "..", "wasm");
+let flavour: WasmFlavour | undefined;
+export function wasmFlavour(): WasmFlavour {
+  if (flavour === undefined) {
+    const fma = path.join(wasmDir, "matmul-fma.wasm");
+    flavour = process.env.KERNEL_LIB_WASM !== "simd128" && existsSync(fma) && WebAssembly.validate(readFileSync(fma)) ? "relaxed-simd" : "simd128";
+  }
+  return flavour;
+}
+/** The file of a kernel module ("matmul" or "elementwise") in the build this runtime runs. */
+export const wasmFile = (name: "matmul" | "elementwise", f: WasmFlavour = wasmFlavour()): string => path.join(wasmDir, `${name}${f === "relaxed-simd" ? "-fma" : ""}.wasm`);
 
 interface Kernels {
   memory: WasmMemory;
@@ -41,7 +59,7 @@ interface Kernels {
 let kernels: Kernels | null | undefined;
 
 /** Instantiate a kernel module over `memory` (the matmul one is also used by the worker thread). */
-export function instantiate<T = { matmul: MatmulFn }>(memory: WasmMemory, file = WASM_FILE): T {
+export function instantiate<T = { matmul: MatmulFn }>(memory: WasmMemory, file: string): T {
   const module = new WebAssembly.Module(readFileSync(file));
   const instance = new WebAssembly.Instance(module, {
     env: {
@@ -57,12 +75,13 @@ export function instantiate<T = { matmul: MatmulFn }>(memory: WasmMemory, file =
 function load(): Kernels | null {
   if (kernels !== undefined) return kernels;
   try {
-    if (!existsSync(WASM_FILE)) throw new Error(`${WASM_FILE} is missing (run npm run build)`);
+    const file = wasmFile("matmul");
+    if (!existsSync(file)) throw new Error(`${file} is missing (run npm run build)`);
     const memory = new WebAssembly.Memory({ initial: 16, maximum: MAX_PAGES, shared: true });
-    kernels = { memory, matmul: instantiate(memory).matmul, helper: null };
+    kernels = { memory, matmul: instantiate(memory, file).matmul, helper: null };
     if (availableParallelism() > 1) {
       const control = new Int32Array(new SharedArrayBuffer(64));
-      const worker = new Worker(path.join(__dirname, "matmul-worker.js"), { workerData: { memory, control } });
+      const worker = new Worker(path.join(__dirname, "matmul-worker.js"), { workerData: { memory, control, file } });
       worker.unref(); // never keeps the process (or the kernel) alive
       worker.on("error", () => kernels && (kernels.helper = null));
       kernels.helper = { worker, control };
@@ -152,9 +171,10 @@ interface ElementwiseKernels {
 let elementwiseKernels: ElementwiseKernels | null | undefined;
 function elementwiseInstance(): ElementwiseKernels | null {
   try {
-    if (!existsSync(ELEMENTWISE_FILE)) throw new Error(`${ELEMENTWISE_FILE} is missing (run npm run build)`);
+    const file = wasmFile("elementwise");
+    if (!existsSync(file)) throw new Error(`${file} is missing (run npm run build)`);
     const memory = new WebAssembly.Memory({ initial: 16, maximum: MAX_PAGES, shared: false });
-    return { memory, ...instantiate<Omit<ElementwiseKernels, "memory">>(memory, ELEMENTWISE_FILE) };
+    return { memory, ...instantiate<Omit<ElementwiseKernels, "memory">>(memory, file) };
   } catch {
     return null;
   }
