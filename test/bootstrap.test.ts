@@ -60,8 +60,9 @@ function buildNodeMirror(dist: string, staging: string): void {
   mkdirSync(path.join(top, "bin"), { recursive: true });
   mkdirSync(path.join(top, "lib", "node_modules"), { recursive: true });
   copyFileSync(process.execPath, path.join(top, "bin", "node"));
-  const globalRoot = spawnSync("npm", ["root", "-g"], { encoding: "utf8" }).stdout.trim();
-  const npmDir = path.join(globalRoot, "npm");
+  // the npm on PATH (a Node without its own npm, as CI's second Node line, runs that one)
+  const npmBin = spawnSync("sh", ["-c", "command -v npm"], { encoding: "utf8" }).stdout.trim();
+  const npmDir = path.resolve(realpathSync(npmBin), "..", "..");
   if (!existsSync(path.join(npmDir, "bin", "npm-cli.js"))) throw new Error(`no npm at ${npmDir} to put in the test tarball`);
   cpSync(npmDir, path.join(top, "lib", "node_modules", "npm"), { recursive: true, verbatimSymlinks: true });
   symlinkSync("../lib/node_modules/npm/bin/npm-cli.js", path.join(top, "bin", "npm"));
