@@ -18,9 +18,11 @@
 #                            the REST API (the class test uses it)
 # Command-line options override anything here: --port, --JupyterHub.hub_port,
 # --ConfigurableHTTPProxy.api_url, ...
+import hashlib
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 course = Path(__file__).resolve().parent.parent  # the repository: node_modules, student/
@@ -63,8 +65,15 @@ c.Spawner.default_url = "/tree"
 # A class logs in at once: on a small machine twenty servers take a while.
 c.Spawner.start_timeout = 300
 c.Spawner.http_timeout = 300
+# Kernels talk to their server over Unix sockets, not TCP ports. Each server
+# picks its kernels' ports by itself (it binds port 0, closes, and hands the
+# number to the kernel), so twenty servers starting kernels at once can pick
+# the same port; one student's messages then reach another's kernel, which
+# rejects them ("invalid hmac"), and the first never answers. Measured: two
+# of three runs of the class test on Node 24 lost a student that way.
+c.Spawner.args = ["--KernelManager.transport=ipc"]
 if os.geteuid() == 0:
-    c.Spawner.args = ["--allow-root"]
+    c.Spawner.args.append("--allow-root")
 
 # The kit's kernel, registered once for all the servers (as a system-wide
 # /usr/local/share/jupyter would): tslab with kernel-lib's fixes.
@@ -73,7 +82,19 @@ subprocess.run(
     ["node", str(course / "kernel-lib" / "bin" / "kernel-lib-kernelspec.js"), str(kernels)],
     cwd=course, check=True, stdout=subprocess.DEVNULL,
 )
-c.Spawner.environment = {"JUPYTER_PATH": str(kernels)}
+
+
+def runtime_dir(spawner):
+    """Where a student's server keeps its kernels' connection files and
+    sockets: a short path, since a Unix socket's may have at most 107 bytes,
+    private to this hub (the hash of its state folder) and to the student."""
+    tag = hashlib.sha1(str(state).encode()).hexdigest()[:8]
+    d = Path(tempfile.gettempdir()) / f"kernel-lib-hub-{os.getuid()}" / tag / spawner.user.name
+    d.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return str(d)
+
+
+c.Spawner.environment = {"JUPYTER_PATH": str(kernels), "JUPYTER_RUNTIME_DIR": runtime_dir}
 
 
 def start_in_own_copy(spawner):

@@ -155,6 +155,7 @@ describe.skipIf(!haveHub && process.env.CI !== "true")("a class of 20 on one Jup
     const sanitizers = loadSanitizers(path.join(root, "notebooks", "outputs.sanitize"));
     const rss = new Map<string, number>();
     const victimPids: number[] = [];
+    let victimTransport: unknown = null;
     const sampler = setInterval(() => {
       const kernels = kernelsByHome();
       for (const name of STUDENTS) {
@@ -178,6 +179,9 @@ describe.skipIf(!haveHub && process.env.CI !== "true")("a class of 20 on one Jup
                   // Kill the kernel process in the middle of the lesson.
                   if (line.includes(`[${KILL_AT_CELL}/`) && victimPids.length === 0) {
                     victimPids.push(...(kernelsByHome().get(path.join(homes, name)) ?? []));
+                    // (and note how it talks to its server: its connection file follows --config-path)
+                    const argv = readFileSync(`/proc/${victimPids[0]}/cmdline`, "utf8").split("\0");
+                    victimTransport = JSON.parse(readFileSync(argv[argv.indexOf("--config-path") + 1], "utf8")).transport;
                     for (const pid of victimPids) process.kill(pid, "SIGKILL");
                   }
                 }
@@ -191,6 +195,8 @@ describe.skipIf(!haveHub && process.env.CI !== "true")("a class of 20 on one Jup
     clearInterval(sampler);
 
     expect(victimPids.length).toBe(1);
+    // kernels on Unix sockets: on TCP, servers that start kernels at once can pick the same port (hub/jupyterhub_config.py)
+    expect(victimTransport).toBe("ipc");
     for (const [name, r] of results) {
       if (name === VICTIM) {
         expect(r.passed).toBe(false);
