@@ -172,6 +172,8 @@ if (want("W3")) {
   for (const [n, steps] of [[100_000, 200], [1_000_000, 20]]) {
     const ours = tensorBench.w3(n, steps);
     row(`kernel-lib N=${n}`, fmt(ours.msPerStep), "ms/step", `w0=${fmt(ours.w0, 3)} w1=${fmt(ours.w1, 3)} after ${steps} steps`);
+    const tidied = tensorBench.w3(n, steps, { tidy: true });
+    row("  kernel-lib, steps in tidy()", fmt(tidied.msPerStep), "ms/step", `as the tfjs peer does: ${(ours.msPerStep / tidied.msPerStep).toFixed(2)}x the speed without`);
     const key = `N=${n}`;
     if (!torch.skipped) row("  PyTorch", fmt(torch.results[key].ms_per_step), "ms/step", blasRatio(torch.results[key].ms_per_step, ours.msPerStep));
     if (!numpy.skipped && numpy.results?.[key]) row("  NumPy (hand gradient)", fmt(numpy.results[key].ms_per_step), "ms/step", blasRatio(numpy.results[key].ms_per_step, ours.msPerStep));
@@ -192,6 +194,8 @@ if (want("W4")) {
     const ours = tensorBench.w4(b, h);
     const key = `B=${b},H=${h}`;
     row(`kernel-lib ${key}`, fmt(ours.msPerStep), "ms/step", `loss ${fmt(ours.lossFirst)} -> ${fmt(ours.lossLast)}`);
+    const tidied = tensorBench.w4(b, h, { tidy: true });
+    row("  kernel-lib, steps in tidy()", fmt(tidied.msPerStep), "ms/step", `as the tfjs peer does: ${(ours.msPerStep / tidied.msPerStep).toFixed(2)}x the speed without`);
     if (!torch.skipped) row("  PyTorch", fmt(torch.results[key].ms_per_step_median), "ms/step", blasRatio(torch.results[key].ms_per_step_median, ours.msPerStep));
     for (const [backend, tf] of Object.entries(tfs)) {
       row(`  tfjs-${backend}`, tf.skipped ? "skipped" : fmt(tf.results[key].ms_per_step_median), "ms/step", tf.skipped ?? ratio(tf.results[key].ms_per_step_median, ours.msPerStep));

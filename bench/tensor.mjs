@@ -14,8 +14,12 @@ function mulberry32(a) {
   };
 }
 
-/** W3: linear regression on N float32 points, SGD lr 0.1; ms per step (median of 3 runs). */
-export function w3(n, steps) {
+/**
+ * W3: linear regression on N float32 points, SGD lr 0.1; ms per step (median
+ * of 3 runs). With `tidy`, each step runs in tidy() as the tfjs peer's does,
+ * so its tensors' memory is reused at once; without, as PyTorch code is written.
+ */
+export function w3(n, steps, { tidy = false } = {}) {
   const r = mulberry32(0);
   const xs = new Float32Array(n);
   const ys = new Float32Array(n);
@@ -29,11 +33,12 @@ export function w3(n, steps) {
     const w0 = k.zeros([], { requiresGrad: true });
     const w1 = k.zeros([], { requiresGrad: true });
     const opt = new k.optim.SGD([w0, w1], { lr: 0.1 });
-    for (let i = 0; i < count; i++) {
+    const step = () => {
       opt.zeroGrad();
       w1.mul(x).add(w0).sub(y).pow(2).mean().backward();
       opt.step();
-    }
+    };
+    for (let i = 0; i < count; i++) tidy ? k.tidy(step) : step();
     return [w0.item(), w1.item()];
   };
   run(10);
@@ -47,20 +52,21 @@ export function w3(n, steps) {
   return { msPerStep: median(times), steps, w0: w[0], w1: w[1] };
 }
 
-/** W4: MLP 784-H-10, cross-entropy, SGD lr 0.1; ms per step (median). */
-export function w4(batch, hidden, steps = 20) {
+/** W4: MLP 784-H-10, cross-entropy, SGD lr 0.1; ms per step (median); `tidy` as in w3. */
+export function w4(batch, hidden, { tidy = false, steps = 20 } = {}) {
   k.manualSeed(0);
   const X = k.randn(batch, 784);
   const labels = k.randint(0, 10, [batch]);
   const model = new k.nn.Sequential(new k.nn.Linear(784, hidden), new k.nn.ReLU(), new k.nn.Linear(hidden, 10));
   const opt = new k.optim.SGD(model.parameters(), { lr: 0.1 });
-  const step = () => {
+  const plain = () => {
     opt.zeroGrad();
     const loss = k.crossEntropy(model.forward(X), labels);
     loss.backward();
     opt.step();
     return loss;
   };
+  const step = tidy ? () => k.tidy(plain) : plain;
   const first = step().item();
   for (let i = 0; i < 4; i++) step();
   const ts = [];

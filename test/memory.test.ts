@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { keep, liveCount, noGrad, optim, tensor, tidy, zeros } from "kernel-lib";
+import { cpuMemory, keep, liveCount, noGrad, optim, tensor, tidy, zeros } from "kernel-lib";
 
 // The engine's memory scopes, on the CPU (the WebGPU tests run the same on the GPU).
 
@@ -92,5 +92,72 @@ describe("memory scopes on the CPU", () => {
   it("noGrad inside tidy, and tidy inside noGrad, both work", () => {
     const y = noGrad(() => tidy(() => tensor([1, 2]).mul(2)));
     expect(y.toArray()).toEqual([2, 4]);
+  });
+});
+
+// Large float32 tensors live in the WebAssembly memory the CPU kernels use
+// (kernel-lib/src/backend/cpu/arena.ts). These count bytes, not time.
+describe("the CPU's WebAssembly memory", () => {
+  const N = 4096; // the arena's smallest tensor
+  const xs = Float32Array.from({ length: N }, (_, i) => i / (N - 1));
+  const x = tensor(xs);
+  const y = tensor(xs.map((v, i) => 5 * v - 3 + Math.sin(i)));
+  const train = () => {
+    const w0 = zeros([], { requiresGrad: true });
+    const w1 = zeros([], { requiresGrad: true });
+    const opt = new optim.SGD([w0, w1], { lr: 0.5 });
+    const step = () => {
+      opt.zeroGrad();
+      w1.mul(x).add(w0).sub(y).pow(2).mean().backward();
+      opt.step();
+    };
+    return { w0, w1, step };
+  };
+
+  it("in tidy(), a training step copies no tensor in or out of it and its memory does not grow", () => {
+    const { w1, step } = train();
+    for (let i = 0; i < 50; i++) tidy(step);
+    const before = cpuMemory();
+    const steps = 2000;
+    for (let i = 0; i < steps; i++) tidy(step);
+    const after = cpuMemory();
+    expect(after.memoryBytes).toBe(before.memoryBytes);
+    expect(after.evictedTensors).toBe(before.evictedTensors);
+    expect(after.residentBytes).toBe(before.residentBytes);
+    // scratch only for the two scalar parameters, which are too small to live there (64 bytes each, a few times a step)
+    expect((after.scratchBytes - before.scratchBytes) / steps).toBeLessThan(1024);
+    expect(w1.item()).toBeCloseTo(5, 0);
+  });
+
+  it("without tidy(), 100,000 steps stay within its budget: it stops growing, and what was dropped is evicted, never lost", () => {
+    const { w0, w1, step } = train();
+    // (a step drops about seven tensors of 16 KiB: the 64 MiB budget fills within the first 1,000 steps)
+    for (let i = 0; i < 5000; i++) step();
+    const early = cpuMemory();
+    expect(early.residentBytes).toBeGreaterThan(0.9 * early.budgetBytes);
+    for (let i = 0; i < 95_000; i++) step();
+    const late = cpuMemory();
+    expect(late.memoryBytes).toBe(early.memoryBytes);
+    expect(late.memoryBytes).toBeLessThanOrEqual(late.budgetBytes + 16 * 2 ** 20);
+    expect(late.residentBytes).toBeLessThanOrEqual(late.budgetBytes);
+    // each step drops about ten tensors of N values; past the budget they are evicted (copied out), oldest first
+    expect(late.evictedTensors - early.evictedTensors).toBeGreaterThan(95_000);
+    // and the data the loop keeps using (x, y) comes back whenever it was evicted: the fit is right
+    expect(w0.item()).toBeCloseTo(-3, 0);
+    expect(w1.item()).toBeCloseTo(5, 0);
+  });
+
+  it("an evicted tensor keeps its values, and a freed one says so", () => {
+    const keepMe = tensor(Float32Array.from({ length: N }, (_, i) => i));
+    const sum0 = keepMe.sum().item();
+    // push it out with more than the budget of new tensors
+    const budget = cpuMemory().budgetBytes;
+    const before = cpuMemory().evictedTensors;
+    for (let made = 0; made < 2 * budget; made += 4 * 1_000_000) tensor(new Float32Array(1_000_000)).add(1);
+    expect(cpuMemory().evictedTensors).toBeGreaterThan(before);
+    expect(keepMe.sum().item()).toBe(sum0);
+    expect(keepMe.index(N - 1).item()).toBe(N - 1);
+    keepMe.dispose();
+    expect(() => keepMe.sum()).toThrow("memory was freed");
   });
 });

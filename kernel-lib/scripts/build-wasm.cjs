@@ -7,10 +7,12 @@ const path = require("node:path");
 
 const asc = path.join(path.dirname(require.resolve("assemblyscript/package.json")), "bin", "asc.js");
 const common = ["-O3", "--importMemory", "--runtime", "stub", "--noAssert"];
+// Both import one memory, shared with the matmul's helper thread, in which
+// the large float32 tensors live (src/backend/cpu/arena.ts).
+const shared = ["--sharedMemory", "--maximumMemory", "32768"];
 const modules = [
-  // the matmul memory is shared with the helper thread
-  { src: "matmul", features: "simd,threads", flags: ["--sharedMemory", "--maximumMemory", "32768"] },
-  { src: "elementwise", features: "simd", flags: [] },
+  { src: "matmul", features: "simd,threads", flags: shared },
+  { src: "elementwise", features: "simd,threads", flags: shared },
 ];
 for (const m of modules) {
   for (const [suffix, extra] of [["", ""], ["-fma", ",relaxed-simd"]]) {

@@ -12,8 +12,8 @@ export type { FigureOptions, TraceOptions, Values } from "./plot";
 export { display, displaysSent, inKernel } from "./display";
 export type { MimeBundle, DisplayOptions } from "./display";
 import "./backend/cpu";
-export { cpuSimd } from "./backend/cpu";
-export type { CpuSimd } from "./backend/cpu";
+export { cpuSimd, cpuMemory } from "./backend/cpu";
+export type { CpuSimd, CpuMemory } from "./backend/cpu";
 import { serializeLoadedZeromq } from "./tslab/sends";
 import { inKernel } from "./display";
 // Inside a tslab kernel started without kernel-lib's preload (a plain

@@ -13,15 +13,18 @@ import {
   type View,
 } from "../backend";
 import { PATHS } from "./paths";
-import { wasmElementwise, wasmElementwiseRows, wasmMatmul, wasmMatvec, wasmRowSum, WASM_OPS, type RowRead, type WasmOp } from "./wasm";
+import { ARENA, allocate as arenaAllocate, enter, freeScratch, release as arenaRelease, residentPtr, scratch, touch, type Block } from "./arena";
+import { packedBytes, wasmKernels, wasmMatmul, WASM_OPS, type Kernels, type WasmOp } from "./wasm";
 
 /** Which build of the CPU's WebAssembly kernels this runtime runs: "relaxed-simd" (fused multiply-adds, Node 22+) or "simd128". */
 export { wasmFlavour as cpuSimd } from "./wasm";
 export type { WasmFlavour as CpuSimd } from "./wasm";
+export { cpuMemory } from "./arena";
+export type { CpuMemory } from "./arena";
 
 declare module "../backend" {
   interface Devices {
-    /** The CPU: JavaScript typed arrays, read synchronously. */
+    /** The CPU: typed arrays (large float32 ones in the WebAssembly kernels' memory), read synchronously. */
     cpu: { syncRead: true };
   }
 }
@@ -33,25 +36,51 @@ let counting = false;
 let live = 0;
 const collected = new FinalizationRegistry<undefined>(() => live--);
 
-/** CPU storage: a typed array. */
+/**
+ * CPU storage: a typed array, or for large float32 ones a block of the
+ * kernels' WebAssembly memory (arena.ts) that the kernels use in place.
+ */
 export class CpuStorage implements Storage {
   version = 0;
   released = false;
+  /** The values where they are not in the arena. */
+  private array: TypedArray;
+  block: Block | null;
   constructor(
-    public data: TypedArray,
+    values: TypedArray | { size: number; zero: boolean },
     readonly dtype: DType,
   ) {
+    if (ArrayBuffer.isView(values)) {
+      this.array = values;
+      this.block = null;
+    } else {
+      this.block = dtype === "float32" ? arenaAllocate(this, values.size, values.zero) : null;
+      this.array = this.block === null ? allocate(dtype, values.size) : EMPTY;
+    }
     if (counting) {
       live++;
       collected.register(this, undefined, this);
     }
   }
+  get data(): TypedArray {
+    return this.block !== null ? this.block.data : this.array;
+  }
   get size(): number {
     return this.data.length;
   }
+  /** Give the memory back (tidy, dispose). */
+  free(): void {
+    if (this.block !== null) arenaRelease(this.block);
+    this.block = null;
+    this.array = allocate(this.dtype, 0);
+  }
 }
+const EMPTY = new Float32Array(0);
 
-export function allocate(dtype: DType, size: number): TypedArray {
+/** A new storage of `size` values, zero-filled unless the caller writes every one. */
+const fresh = (dtype: DType, size: number, zero = true): CpuStorage => new CpuStorage({ size, zero }, dtype);
+
+function allocate(dtype: DType, size: number): TypedArray {
   switch (dtype) {
     case "float32":
       return new Float32Array(size);
@@ -67,7 +96,55 @@ export function allocate(dtype: DType, size: number): TypedArray {
 function data(s: Storage): TypedArray {
   const st = s as CpuStorage;
   if (st.released) freed(); // (the throw in a function of its own keeps this one small enough to inline)
+  const b = st.block;
+  if (b !== null) {
+    touch(b); // (used by the op running now: not evicted before it ends)
+    return b.data;
+  }
   return st.data;
+}
+
+/**
+ * The byte offsets a WebAssembly kernel reads and writes for one op: a
+ * resident storage in place, any other copied into scratch (and a result
+ * copied out by `done`).
+ */
+class Operands {
+  private readonly scratch: number[] = [];
+  private readonly outputs: Array<{ ptr: number; to: TypedArray; at: number; n: number }> = [];
+  constructor(readonly w: Kernels) {}
+  /** `n` values of `s` from `offset`. */
+  input(s: Storage, offset: number, n: number): number {
+    const st = s as CpuStorage;
+    const b = st.block;
+    if (b !== null && !st.released) {
+      const p = residentPtr(st, b);
+      if (p !== null) return p + 4 * offset;
+    }
+    const p = this.take(4 * n);
+    new Float32Array(this.w.memory.buffer, p, n).set((data(st) as Float32Array).subarray(offset, offset + n));
+    return p;
+  }
+  /** Where a kernel writes `n` values of `s` from `offset`. */
+  output(s: CpuStorage, offset: number, n: number): number {
+    const b = s.block;
+    if (b !== null) {
+      const p = residentPtr(s, b);
+      if (p !== null) return p + 4 * offset;
+    }
+    const p = this.take(4 * n);
+    this.outputs.push({ ptr: p, to: s.data, at: offset, n });
+    return p;
+  }
+  take(bytes: number): number {
+    const p = scratch(this.w, bytes);
+    this.scratch.push(p);
+    return p;
+  }
+  done(): void {
+    for (const o of this.outputs) o.to.set(new Float32Array(this.w.memory.buffer, o.ptr, o.n), o.at);
+    for (const p of this.scratch) freeScratch(p);
+  }
 }
 
 function freed(): never {
@@ -168,28 +245,26 @@ for (let r = 0; r < outer; r++) {
  * in WebAssembly SIMD (sums in float32, as the matmul kernel's); the rest
  * read the operands in place and sum in float64.
  */
-function matvec(
-  A: TypedArray,
-  B: TypedArray,
-  C: TypedArray,
-  batch: number,
-  m: number,
-  k: number,
-  n: number,
-  aStride: number,
-  bStride: number,
-  transA: boolean,
-  transB: boolean,
-  matrix: Storage,
-): void {
+function matvec(a: Storage, b: Storage, out: CpuStorage, batch: number, m: number, k: number, n: number, aStride: number, bStride: number, transA: boolean, transB: boolean): void {
   // as y = M v: M is op(A) when n = 1, else op(B) transposed (C^T = op(B)^T op(A)^T)
   const rows = n === 1 ? m : n;
+  // is M stored as [rows, k] (dot products) or as [k, rows] (sums of scaled rows)?
+  const byRows = n === 1 ? !transA : transB;
+  const [ms, mStride, vs, vStride] = n === 1 ? [a, aStride, b, bStride] : [b, bStride, a, aStride];
+  const w = a.dtype === "float32" && rows * k >= PATHS.wasmMatvec ? wasmKernels() : null;
+  if (w) {
+    const ops = new Operands(w);
+    const pm = ops.input(ms, 0, (batch - 1) * mStride + rows * k);
+    const pv = ops.input(vs, 0, (batch - 1) * vStride + k);
+    const py = ops.output(out, 0, batch * rows);
+    for (let t = 0; t < batch; t++) (byRows ? w.gemvRows : w.gemvCols)(pm + 4 * t * mStride, pv + 4 * t * vStride, py + 4 * t * rows, rows, k);
+    ops.done();
+    return;
+  }
+  const [M, V, C] = [data(ms), data(vs), out.data];
   const acc = new Float64Array(rows);
   for (let t = 0; t < batch; t++) {
-    const [M, mo, V, vo] = n === 1 ? [A, t * aStride, B, t * bStride] : [B, t * bStride, A, t * aStride];
-    // is M stored as [rows, k] (dot products) or as [k, rows] (sums of scaled rows)?
-    const byRows = n === 1 ? !transA : transB;
-    if (M instanceof Float32Array && rows * k >= PATHS.wasmMatvec && wasmMatvec(M, mo, V as Float32Array, vo, C as Float32Array, t * m * n, rows, k, byRows, matrix)) continue;
+    const [mo, vo] = [t * mStride, t * vStride];
     if (byRows) {
       for (let i = 0; i < rows; i++) {
         let s = 0;
@@ -207,6 +282,33 @@ function matvec(
     }
     C.set(acc, t * m * n);
   }
+}
+
+/** How an input reads the rows of an elementwise op: row r starts `stride` values after row r - 1; `scalar`: one value per row. */
+interface RowRead {
+  stride: number;
+  scalar: boolean;
+}
+
+/**
+ * out = op(inputs) in WebAssembly SIMD over `outer` rows of `inner` float32
+ * values, each input read as its RowRead says from its view's offset (one
+ * row: a flat op; more: the broadcasts a batch of tangents makes, [B, n]
+ * against [n]). False without the kernels.
+ */
+function wasmRows(op: WasmOp, inputs: View[], reads: RowRead[], outer: number, inner: number, out: CpuStorage): boolean {
+  const w = wasmKernels();
+  if (!w) return false;
+  const ops = new Operands(w);
+  const at = inputs.map((v, i) => ops.input(v.storage, v.offset, (outer - 1) * reads[i].stride + (reads[i].scalar ? 1 : inner)));
+  const po = ops.output(out, 0, outer * inner);
+  const two = inputs.length > 1;
+  const scalars = (reads[0].scalar ? 1 : 0) | (two && reads[1].scalar ? 2 : 0);
+  const [pa, pb] = [at[0], two ? at[1] : at[0]];
+  if (outer === 1) w.elementwise(WASM_OPS[op], pa, pb, po, inner, scalars);
+  else w.elementwiseRows(WASM_OPS[op], pa, pb, po, outer, inner, reads[0].stride, two ? reads[1].stride : reads[0].stride, scalars);
+  ops.done();
+  return true;
 }
 
 /**
@@ -273,7 +375,7 @@ export const cpuBackend: Backend = {
     const st = storage as CpuStorage;
     if (st.released) return;
     st.released = true;
-    st.data = allocate(st.dtype, 0);
+    st.free();
     if (collected.unregister(st)) live--;
   },
 
@@ -283,9 +385,10 @@ export const cpuBackend: Backend = {
   },
 
   fromArray(values, dtype) {
-    const out = allocate(dtype, values.length);
-    out.set(values as ArrayLike<number>);
-    return new CpuStorage(out, dtype);
+    enter();
+    const o = fresh(dtype, values.length, false);
+    o.data.set(values as ArrayLike<number>);
+    return o;
   },
 
   read(storage) {
@@ -293,8 +396,10 @@ export const cpuBackend: Backend = {
   },
 
   elementwise(op, inputs, shape, dtype) {
-    const out = allocate(dtype, numel(shape));
-    if (out.length === 0) return new CpuStorage(out, dtype);
+    enter();
+    const o = fresh(dtype, numel(shape), false); // (every value is written)
+    const out = o.data;
+    if (out.length === 0) return o;
     // The kernel key and arguments, built with plain loops: this is the per-op overhead.
     const n = inputs.length;
     const arrays: TypedArray[] = new Array(n);
@@ -315,10 +420,10 @@ export const cpuBackend: Backend = {
     }
     // float32 arithmetic over contiguous or single values: WebAssembly SIMD
     if (flat && float32 && out.length >= PATHS.wasmElementwise) {
-      const scalar = layouts.map((l) => l === "s");
       const square = op === "pow" && layouts[0] === "c" && layouts[1] === "s" && arrays[1][offsets[1]] === 2;
       const wop: WasmOp | null = square ? "square" : op in WASM_OPS ? (op as WasmOp) : null;
-      if (wop && wasmElementwise(wop, arrays as Float32Array[], offsets, scalar, out as Float32Array)) return new CpuStorage(out, dtype);
+      const reads = layouts.map((l) => ({ stride: 0, scalar: l === "s" }));
+      if (wop && wasmRows(wop, square ? inputs.slice(0, 1) : inputs, reads, 1, out.length, o)) return o;
     }
     // float32 arithmetic over rows that each input reads contiguously (or as one value): WebAssembly SIMD, row by row
     if (!flat && float32 && out.length >= PATHS.wasmElementwise && op in WASM_OPS) {
@@ -327,7 +432,7 @@ export const cpuBackend: Backend = {
       const outer = out.length / inner;
       // (each input's rows are copied with what lies between them: not where that is much more than the result)
       if (reads && reads.every((r) => r.stride * outer <= 4 * out.length)) {
-        if (wasmElementwiseRows(op as WasmOp, arrays as Float32Array[], offsets, reads, outer, inner, out as Float32Array)) return new CpuStorage(out, dtype);
+        if (wasmRows(op as WasmOp, inputs, reads, outer, inner, o)) return o;
       }
     }
     let byKey = kernels.get(op);
@@ -339,23 +444,30 @@ export const cpuBackend: Backend = {
     }
     const strides = flat ? [] : inputs.map((v) => (v.contiguous ? contiguousStrides(shape) : v.strides));
     k(out, arrays, shape, strides, offsets);
-    return new CpuStorage(out, dtype);
+    return o;
   },
 
   reduce(op: ReduceOp, x, shape, axes) {
+    enter();
     const red = axes.slice().sort((p, q) => p - q);
+    const outType: DType = x.dtype === "bool" ? "int32" : x.dtype;
     if (red.every((a, i) => a === shape.length - red.length + i)) {
       // reduced axes trailing: rows of contiguous values, one compiled loop per op and dtype
-      const outType: DType = x.dtype === "bool" ? "int32" : x.dtype;
       const R = numel(axes.map((a) => shape[a]));
-      const out = allocate(outType, numel(shape.slice(0, shape.length - axes.length)));
-      const big = op === "sum" && x.dtype === "float32" && out.length * R >= PATHS.wasmElementwise && R >= PATHS.wasmRowLength;
-      if (!(big && wasmRowSum(data(x) as Float32Array, out as Float32Array, out.length, R))) rowReducer(op, x.dtype)(data(x), out, out.length, R);
-      return new CpuStorage(out, outType);
+      const o = fresh(outType, numel(shape.slice(0, shape.length - axes.length)), false);
+      const rows = o.size;
+      const w = op === "sum" && x.dtype === "float32" && rows * R >= PATHS.wasmElementwise && R >= PATHS.wasmRowLength ? wasmKernels() : null;
+      if (w) {
+        const ops = new Operands(w);
+        w.rowSum(ops.input(x, 0, rows * R), ops.output(o, 0, rows), rows, R);
+        ops.done();
+      } else rowReducer(op, x.dtype)(data(x), o.data, rows, R);
+      return o;
     }
     const src = data(x);
     const outShape = shape.map((d, i) => (axes.includes(i) ? 1 : d));
-    const out = allocate(x.dtype === "bool" ? "int32" : x.dtype, numel(outShape));
+    const result = fresh(outType, numel(outShape), false);
+    const out = result.data;
     const init = op === "sum" ? 0 : op === "max" ? -Infinity : Infinity;
     const strides = contiguousStrides(shape);
     // Reduced axes elsewhere: odometers over the kept and the reduced axes.
@@ -377,10 +489,11 @@ export const cpuBackend: Backend = {
       }
       out[o] = acc;
     }
-    return new CpuStorage(out, out instanceof Int32Array ? "int32" : x.dtype);
+    return result;
   },
 
   argReduce(op, x, shape, axis) {
+    enter();
     const src = data(x);
     const n = shape[axis];
     const inner = numel(shape.slice(axis + 1));
@@ -405,22 +518,29 @@ export const cpuBackend: Backend = {
   },
 
   matmul(a, b, { batch, m, k, n, aBatchStride, bBatchStride, transA, transB }) {
-    let A = data(a);
-    let B = data(b);
-    const C = allocate(a.dtype, batch * m * n);
+    enter();
+    const result = fresh(a.dtype, batch * m * n, false); // (every value is written)
     // a matrix times a vector (or a vector times a matrix): one pass over the matrix, in place
     if (n === 1 || m === 1) {
-      matvec(A, B, C, batch, m, k, n, aBatchStride, bBatchStride, transA, transB, n === 1 ? a : b);
-      return new CpuStorage(C, a.dtype);
+      matvec(a, b, result, batch, m, k, n, aBatchStride, bBatchStride, transA, transB);
+      return result;
     }
     // float32 products of some size go to the WebAssembly SIMD kernel, which reads transposed operands in place
-    if (
-      a.dtype === "float32" &&
-      m * k * n >= PATHS.wasmMatmul &&
-      wasmMatmul(A as Float32Array, B as Float32Array, C as Float32Array, batch, m, k, n, aBatchStride, bBatchStride, transA, transB)
-    ) {
-      return new CpuStorage(C, a.dtype);
+    const w = a.dtype === "float32" && m * k * n >= PATHS.wasmMatmul ? wasmKernels() : null;
+    if (w) {
+      const ops = new Operands(w);
+      const pa = ops.input(a, 0, (batch - 1) * aBatchStride + m * k);
+      const pb = ops.input(b, 0, (batch - 1) * bBatchStride + k * n);
+      const pc = ops.output(result, 0, batch * m * n);
+      const pp = ops.take(packedBytes(k, n));
+      const pp2 = w.helper ? ops.take(packedBytes(k, n)) : pp;
+      for (let t = 0; t < batch; t++) wasmMatmul(w, pa + 4 * t * aBatchStride, pb + 4 * t * bBatchStride, pc + 4 * t * m * n, m, k, n, transA, transB, pp, pp2);
+      ops.done();
+      return result;
     }
+    let A = data(a);
+    let B = data(b);
+    const C = result.data;
     // the JavaScript loop wants plain row-major operands
     if (transA) [A, aBatchStride] = [transposed(A, batch, k, m, aBatchStride), m * k];
     if (transB) [B, bBatchStride] = [transposed(B, batch, n, k, bBatchStride), k * n];
@@ -462,49 +582,59 @@ export const cpuBackend: Backend = {
         C.set(acc.subarray(0, rows * n), co + i * n);
       }
     }
-    return new CpuStorage(C, a.dtype);
+    return result;
   },
 
   viewAdd(base, src, shape, strides, offset) {
-    const out = data(base).slice();
+    enter();
+    const result = fresh(base.dtype, base.size, false);
+    const out = result.data;
+    out.set(data(base));
     const s = data(src);
     const at = new StridedWalk(shape, strides, offset);
     for (let i = 0; i < s.length; i++, at.next()) out[at.at] += s[i];
-    return new CpuStorage(out, base.dtype);
+    return result;
   },
 
   gather(x, xShape, dim, index, indexShape) {
+    enter();
     const src = data(x);
     const ind = data(index);
-    const out = allocate(x.dtype, ind.length);
+    const result = fresh(x.dtype, ind.length, false);
+    const out = result.data;
     const xStrides = contiguousStrides(xShape);
     // along `dim` the position comes from the index, elsewhere from the walk
     const at = new StridedWalk(indexShape, xStrides.map((s, d) => (d === dim ? 0 : s)));
     for (let i = 0; i < ind.length; i++, at.next()) out[i] = src[at.at + ind[i] * xStrides[dim]];
-    return new CpuStorage(out, x.dtype);
+    return result;
   },
 
   scatterAdd(src, indexShape, dim, index, outShape) {
+    enter();
     const s = data(src);
     const ind = data(index);
-    const out = allocate(src.dtype, numel(outShape));
+    const result = fresh(src.dtype, numel(outShape));
+    const out = result.data;
     const oStrides = contiguousStrides(outShape);
     const at = new StridedWalk(indexShape, oStrides.map((s, d) => (d === dim ? 0 : s)));
     for (let i = 0; i < ind.length; i++, at.next()) out[at.at + ind[i] * oStrides[dim]] += s[i];
-    return new CpuStorage(out, src.dtype);
+    return result;
   },
 
   copyInto(target, src) {
+    enter();
     data(target).set(data(src));
   },
 
   cast(x, dtype) {
-    const out = allocate(dtype, x.size);
+    enter();
+    const result = fresh(dtype, x.size, false);
+    const out = result.data;
     const src = data(x);
     if (dtype === "bool") for (let i = 0; i < src.length; i++) out[i] = src[i] ? 1 : 0;
     else if (dtype === "int32") for (let i = 0; i < src.length; i++) out[i] = Math.trunc(src[i]);
     else out.set(src);
-    return new CpuStorage(out, dtype);
+    return result;
   },
 };
 
