@@ -164,13 +164,16 @@ describe("the SIMD128 and relaxed-SIMD builds of the CPU kernels", () => {
     const B = k.tensor(rnd(130 * 45, 2)).reshape(130, 45);
     const v = k.tensor(rnd(130, 3));
     const X = k.tensor(rnd(301 * 130, 4)).reshape(301, 130);
-    const out = { simd: k.cpuSimd(), mm: Array.from(A.matmul(B).data()), mt: Array.from(A.matmul(B.T.clone().T).data()), mv: Array.from(X.matmul(v).data()),
+    // a weight gradient's g^T X: A stored transposed, large enough to be shared with the helper thread
+    const G = k.tensor(rnd(256 * 131, 5)).reshape(256, 131);
+    const Xg = k.tensor(rnd(256 * 301, 6)).reshape(256, 301);
+    const out = { simd: k.cpuSimd(), mm: Array.from(A.matmul(B).data()), mt: Array.from(A.matmul(B.T.clone().T).data()), mv: Array.from(X.matmul(v).data()), ta: Array.from(G.T.matmul(Xg).data()), ta64: Array.from(G.T.double().matmul(Xg.double()).data()),
       mm64: Array.from(A.double().matmul(B.double()).data()), mv64: Array.from(X.double().matmul(v.double()).data()) };
     process.stdout.write(JSON.stringify(out));`;
   const run = (env: Record<string, string>) => {
-    const r = spawnSync(process.execPath, ["-e", script], { encoding: "utf8", env: { ...process.env, ...env } });
-    if (r.status !== 0) throw new Error(r.stderr);
-    return JSON.parse(r.stdout) as { simd: string; mm: number[]; mt: number[]; mv: number[]; mm64: number[]; mv64: number[] };
+    const r = spawnSync(process.execPath, ["-e", script], { encoding: "utf8", env: { ...process.env, ...env }, maxBuffer: 1 << 28 });
+    if (r.status !== 0) throw new Error(`${r.error ?? ""} ${r.stderr}`);
+    return JSON.parse(r.stdout) as { simd: string; mm: number[]; mt: number[]; mv: number[]; mm64: number[]; mv64: number[]; ta: number[]; ta64: number[] };
   };
   const close = (got: number[], want: number[], what: string) => {
     expect(got.length).toBe(want.length);
@@ -185,11 +188,12 @@ describe("the SIMD128 and relaxed-SIMD builds of the CPU kernels", () => {
     expect(plain.simd).toBe("simd128");
   });
 
-  it("both give products that agree with float64 to float32 precision, transposed operands included", () => {
+  it("both give products that agree with float64 to float32 precision, transposed operands (and a transposed A shared with the helper thread) included", () => {
     for (const r of [fused, plain]) {
       close(r.mm, r.mm64, `${r.simd} matmul`);
       close(r.mt, r.mm64, `${r.simd} matmul by a transposed view`);
       close(r.mv, r.mv64, `${r.simd} matrix-vector`);
+      close(r.ta, r.ta64, `${r.simd} matmul of a transposed A, split with the helper thread`);
     }
   });
 

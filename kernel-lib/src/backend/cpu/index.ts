@@ -529,12 +529,25 @@ export const cpuBackend: Backend = {
     const w = a.dtype === "float32" && m * k * n >= PATHS.wasmMatmul ? wasmKernels() : null;
     if (w) {
       const ops = new Operands(w);
-      const pa = ops.input(a, 0, (batch - 1) * aBatchStride + m * k);
+      let [pa, aStride, tA] = [0, aBatchStride, transA];
+      if (transA && w.helper !== null && m >= PATHS.threadRows && m * k * n >= PATHS.threadWork) {
+        // A stored transposed ([k, m], a weight gradient's g^T X) has no block of rows to give the helper
+        // thread: worth transposing into scratch first (m k values moved against m k n multiply-adds)
+        pa = ops.take(4 * batch * m * k);
+        const At = new Float32Array(w.memory.buffer, pa, batch * m * k);
+        const A = data(a);
+        for (let t = 0; t < batch; t++) {
+          const src = t * aBatchStride;
+          const dst = t * m * k;
+          for (let kk = 0; kk < k; kk++) for (let i = 0; i < m; i++) At[dst + i * k + kk] = A[src + kk * m + i];
+        }
+        [aStride, tA] = [m * k, false];
+      } else pa = ops.input(a, 0, (batch - 1) * aBatchStride + m * k);
       const pb = ops.input(b, 0, (batch - 1) * bBatchStride + k * n);
       const pc = ops.output(result, 0, batch * m * n);
       const pp = ops.take(packedBytes(k, n));
       const pp2 = w.helper ? ops.take(packedBytes(k, n)) : pp;
-      for (let t = 0; t < batch; t++) wasmMatmul(w, pa + 4 * t * aBatchStride, pb + 4 * t * bBatchStride, pc + 4 * t * m * n, m, k, n, transA, transB, pp, pp2);
+      for (let t = 0; t < batch; t++) wasmMatmul(w, pa + 4 * t * aStride, pb + 4 * t * bBatchStride, pc + 4 * t * m * n, m, k, n, tA, transB, pp, pp2);
       ops.done();
       return result;
     }
