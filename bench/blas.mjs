@@ -56,22 +56,29 @@ function probe(python, env) {
  */
 export function pythonBlas(python, base = process.env) {
   const wanted = coreFromCpuinfo();
-  const unset = { ...base };
-  delete unset.OPENBLAS_CORETYPE;
-  const detected = probe(python, unset).core;
   const env = { ...base };
   let how;
-  if (base.OPENBLAS_CORETYPE) how = "set by OPENBLAS_CORETYPE in the environment";
-  else if (wanted && detected !== wanted.core) {
-    env.OPENBLAS_CORETYPE = wanted.core;
-    how = `set by the bench from /proc/cpuinfo (${wanted.because}); OpenBLAS detected ${detected ?? "nothing"} by itself`;
-  } else how = "as OpenBLAS detected it";
-  let info = probe(python, env);
-  if (!info.failed && env.OPENBLAS_CORETYPE && !base.OPENBLAS_CORETYPE && !(info.err < 1e-4)) {
-    // a core that gives wrong products here is not used
-    how += `, but it gave a relative error of ${info.err} and was dropped`;
-    delete env.OPENBLAS_CORETYPE;
+  let info;
+  if (base.OPENBLAS_CORETYPE) {
+    how = "set by OPENBLAS_CORETYPE in the environment";
     info = probe(python, env);
+  } else {
+    // (each probe starts Python with torch: the one without a core set is reused where it stands)
+    delete env.OPENBLAS_CORETYPE;
+    const detected = probe(python, env);
+    info = detected;
+    how = "as OpenBLAS detected it";
+    if (!detected.failed && wanted && detected.core !== wanted.core) {
+      const chosen = probe(python, { ...env, OPENBLAS_CORETYPE: wanted.core });
+      if (!chosen.failed && chosen.err < 1e-4) {
+        env.OPENBLAS_CORETYPE = wanted.core;
+        info = chosen;
+        how = `set by the bench from /proc/cpuinfo (${wanted.because}); OpenBLAS detected ${detected.core ?? "nothing"} by itself`;
+      } else {
+        // a core that gives wrong products here is not used
+        how = `as OpenBLAS detected it; ${wanted.core}, which /proc/cpuinfo allows, gave a relative error of ${chosen.err ?? chosen.failed} and was dropped`;
+      }
+    }
   }
   if (info.failed) return { env, line: `Python peers: ${info.failed}`, comparable: false, why: "numpy or torch would not load" };
   const core = info.core;

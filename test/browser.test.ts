@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { freePort } from "./support/ports";
+import { freePorts } from "../kernel-lib/src/runner/ports";
 import * as path from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { Figure } from "kernel-lib";
@@ -54,7 +54,7 @@ async function screenshotEach(page: Page, selector: string, prefix: string): Pro
 async function withNotebookServer<T>(dir: string, fn: (base: string) => Promise<T>): Promise<T> {
   const dataDir = path.join(out, "jupyter-data");
   installKernelSpecs(dataDir);
-  const port = await freePort();
+  const port = (await freePorts(1))[0];
   const token = "kernel-lib-test";
   const server: ChildProcess = spawn(
     NOTEBOOK!,

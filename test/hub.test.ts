@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync,
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadSanitizers, runNotebook, type NotebookResult } from "kernel-lib/runner";
-import { freePorts } from "./support/ports";
+import { freePorts } from "../kernel-lib/src/runner/ports";
 
 // A class on one JupyterHub (hub/jupyterhub_config.py, Debian's JupyterHub 3):
 // 20 students log in, their servers start, and each runs lesson 01 through the

@@ -4,6 +4,8 @@
 // +, -, * and / in float32 round exactly as JavaScript's double arithmetic
 // rounded to float32 does, so results match the JavaScript loops bit for bit.
 
+import { madd } from "./madd";
+
 // Op codes (kept in step with WASM_OPS in src/backend/cpu/wasm.ts).
 const ADD = 0;
 const SUB = 1;
@@ -14,13 +16,6 @@ const RELU = 5;
 const ABS = 6;
 const COPY = 7;
 const SQUARE = 8;
-
-/** c + x * b in each lane: fused where the build enables relaxed SIMD (as in matmul.ts). */
-@inline
-function madd(x: v128, b: v128, c: v128): v128 {
-  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(x, b, c);
-  return f32x4.add(c, f32x4.mul(x, b));
-}
 
 @inline
 function lanes(op: i32, a: v128, b: v128): v128 {

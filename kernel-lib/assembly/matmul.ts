@@ -3,18 +3,9 @@
 // Blocked GotoBLAS-style: B is packed KC rows at a time into panels of 8
 // columns; a micro-kernel keeps a 4x8 block of C in eight f32x4 registers.
 
-const KC: i32 = 256;
+import { madd } from "./madd";
 
-/**
- * c + x * b in each lane: one fused multiply-add where the build enables
- * relaxed SIMD (matmul-fma.wasm, for runtimes that have it), else a multiply
- * then an add (matmul.wasm, plain SIMD128).
- */
-@inline
-function madd(x: v128, b: v128, c: v128): v128 {
-  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(x, b, c);
-  return f32x4.add(c, f32x4.mul(x, b));
-}
+const KC: i32 = 256;
 const MC: i32 = 64;
 
 @inline

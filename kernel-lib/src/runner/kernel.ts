@@ -1,13 +1,13 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import * as zmq from "zeromq";
 import { Codec, type Message } from "./protocol";
 import { findTslab, type KernelSpec } from "./kernelspec";
 import { preloadScript } from "../tslab/sends";
+import { freePorts } from "./ports";
 
 /** An nbformat 4 output. */
 export type Output = Record<string, unknown> & { output_type: string };
@@ -44,21 +44,6 @@ export interface KernelOptions {
    * loaded machine overruns, so the last lines of a cell come after idle.
    */
   lateOutputMs?: number;
-}
-
-async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: n }, () =>
-      new Promise<import("node:net").Server>((resolve, reject) => {
-        const s = createServer();
-        s.once("error", reject);
-        s.listen(0, "127.0.0.1", () => resolve(s));
-      }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as { port: number }).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -1,3 +1,4 @@
+import { PATHS } from "./paths";
 import { reserve, wasmKernels, type Kernels } from "./wasm";
 
 /**
@@ -18,8 +19,8 @@ import { reserve, wasmKernels, type Kernels } from "./wasm";
  * into the arena the next time a kernel needs it.
  */
 export const ARENA = {
-  /** storages of at least this many values live in the arena (smaller ones cost more to track than to copy) */
-  minValues: 4096,
+  /** storages of at least this many values live in the arena: smaller ones never reach a WebAssembly kernel alone */
+  minValues: PATHS.wasmElementwise,
   /** bytes of resident tensors kept before the least recently used is evicted */
   budget: 64 * 2 ** 20,
   /** the arena's memory never grows past this (free lists that fit no request are then dropped) */
@@ -35,6 +36,9 @@ export interface Block {
   stamp: number;
 }
 
+/** No values: a block's data before it has its place, a small storage's after it is freed. */
+export const EMPTY = new Float32Array(0);
+
 const ALIGN = 64;
 const free = new Map<number, number[]>(); // bytes -> free offsets of that size
 let top = ALIGN; // (offset 0 is never handed out)
@@ -47,7 +51,7 @@ const resident = new Set<Block>();
 let epoch = 0;
 
 /** What the arena has done (see cpuMemory). */
-const arenaStats = { admitted: 0, evicted: 0, evictedBytes: 0, readmitted: 0, scratchBytes: 0, finalized: 0 };
+const arenaStats = { evicted: 0, evictedBytes: 0, scratchBytes: 0, finalized: 0 };
 
 // A storage the program dropped gives its block back when the collector finds it.
 const dropped = new FinalizationRegistry<Block>((b) => {
@@ -138,17 +142,24 @@ export function allocate(owner: object, n: number, zero: boolean): Block | null 
   if (bytes > ARENA.budget / 4) return null;
   const w = wasmKernels();
   if (!w) return null;
-  makeRoom(bytes);
-  const ptr = take(w, bytes);
-  if (ptr === null) return null;
-  const data = new Float32Array(w.memory.buffer, ptr, n);
-  if (zero) data.fill(0);
-  const b: Block = { ptr, bytes, data, stamp: epoch };
-  resident.add(b);
-  residentBytes += bytes;
-  arenaStats.admitted++;
-  dropped.register(owner, b, b);
+  const b: Block = { ptr: -1, bytes, data: EMPTY, stamp: epoch };
+  const view = admit(w, owner, b, n);
+  if (view === null) return null;
+  if (zero) view.fill(0);
+  b.data = view;
   return b;
+}
+
+/** Give block `b` (not resident) memory for its `n` values, making room first: a view of it, or null where there is none. */
+function admit(w: Kernels, owner: object, b: Block, n: number): Float32Array | null {
+  makeRoom(b.bytes);
+  const ptr = take(w, b.bytes);
+  if (ptr === null) return null;
+  b.ptr = ptr;
+  resident.add(b);
+  residentBytes += b.bytes;
+  dropped.register(owner, b, b);
+  return new Float32Array(w.memory.buffer, ptr, n);
 }
 
 /** Give a block back now (tidy, dispose). */
@@ -160,18 +171,10 @@ export function release(b: Block): void {
 /** The block's byte offset in the memory, bringing an evicted block back first; null if it cannot come back. */
 export function residentPtr(owner: object, b: Block): number | null {
   if (b.ptr < 0) {
-    const w = wasmKernels()!;
-    makeRoom(b.bytes);
-    const ptr = take(w, b.bytes);
-    if (ptr === null) return null;
-    const view = new Float32Array(w.memory.buffer, ptr, b.data.length);
+    const view = admit(wasmKernels()!, owner, b, b.data.length);
+    if (view === null) return null;
     view.set(b.data);
     b.data = view;
-    b.ptr = ptr;
-    dropped.register(owner, b, b);
-    resident.add(b);
-    residentBytes += b.bytes;
-    arenaStats.readmitted++;
   }
   touch(b);
   return b.ptr;

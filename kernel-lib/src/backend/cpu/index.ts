@@ -13,7 +13,7 @@ import {
   type View,
 } from "../backend";
 import { PATHS } from "./paths";
-import { ARENA, allocate as arenaAllocate, enter, freeScratch, release as arenaRelease, residentPtr, scratch, touch, type Block } from "./arena";
+import { EMPTY, allocate as arenaAllocate, enter, freeScratch, release as arenaRelease, residentPtr, scratch, touch, type Block } from "./arena";
 import { packedBytes, wasmKernels, wasmMatmul, WASM_OPS, type Kernels, type WasmOp } from "./wasm";
 
 /** Which build of the CPU's WebAssembly kernels this runtime runs: "relaxed-simd" (fused multiply-adds, Node 22+) or "simd128". */
@@ -75,7 +75,6 @@ export class CpuStorage implements Storage {
     this.array = allocate(this.dtype, 0);
   }
 }
-const EMPTY = new Float32Array(0);
 
 /** A new storage of `size` values, zero-filled unless the caller writes every one. */
 const fresh = (dtype: DType, size: number, zero = true): CpuStorage => new CpuStorage({ size, zero }, dtype);
@@ -337,9 +336,8 @@ function rowReads(inputs: View[], shape: number[]): RowRead[] | null {
   return reads;
 }
 
-/** Each [rows, cols] matrix of a batch transposed, packed contiguously. */
-function transposed(x: TypedArray, batch: number, rows: number, cols: number, batchStride: number): TypedArray {
-  const out = new (x.constructor as new (n: number) => TypedArray)(batch * rows * cols);
+/** Each [rows, cols] matrix of a batch transposed, packed contiguously (into `out` where given). */
+function transposed(x: TypedArray, batch: number, rows: number, cols: number, batchStride: number, out = new (x.constructor as new (n: number) => TypedArray)(batch * rows * cols)): TypedArray {
   for (let t = 0; t < batch; t++) {
     const src = t * batchStride;
     const dst = t * rows * cols;
@@ -534,13 +532,7 @@ export const cpuBackend: Backend = {
         // A stored transposed ([k, m], a weight gradient's g^T X) has no block of rows to give the helper
         // thread: worth transposing into scratch first (m k values moved against m k n multiply-adds)
         pa = ops.take(4 * batch * m * k);
-        const At = new Float32Array(w.memory.buffer, pa, batch * m * k);
-        const A = data(a);
-        for (let t = 0; t < batch; t++) {
-          const src = t * aBatchStride;
-          const dst = t * m * k;
-          for (let kk = 0; kk < k; kk++) for (let i = 0; i < m; i++) At[dst + i * k + kk] = A[src + kk * m + i];
-        }
+        transposed(data(a), batch, k, m, aBatchStride, new Float32Array(w.memory.buffer, pa, batch * m * k));
         [aStride, tA] = [m * k, false];
       } else pa = ops.input(a, 0, (batch - 1) * aBatchStride + m * k);
       const pb = ops.input(b, 0, (batch - 1) * bBatchStride + k * n);

@@ -49,7 +49,7 @@ export function wasmFlavour(): WasmFlavour {
   return flavour;
 }
 /** The file of a kernel module ("matmul" or "elementwise") in the build this runtime runs. */
-export const wasmFile = (name: "matmul" | "elementwise", f: WasmFlavour = wasmFlavour()): string => path.join(wasmDir, `${name}${f === "relaxed-simd" ? "-fma" : ""}.wasm`);
+export const wasmFile = (name: "matmul" | "elementwise"): string => path.join(wasmDir, `${name}${wasmFlavour() === "relaxed-simd" ? "-fma" : ""}.wasm`);
 
 /** The loaded kernels: the memory, each module's exports, and the helper thread. */
 export interface Kernels {
@@ -108,7 +108,7 @@ export function reserve(w: Kernels, bytes: number): void {
   if (bytes > have) w.memory.grow(Math.ceil((bytes - have) / 65536));
 }
 
-export const KC = 256;
+const KC = 256;
 const IDLE = 0;
 const POSTED = 1;
 const DONE = 2;

@@ -17,6 +17,3 @@ export async function freePorts(n: number): Promise<number[]> {
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
   return ports;
 }
-
-/** A free localhost port. */
-export const freePort = async (): Promise<number> => (await freePorts(1))[0];
