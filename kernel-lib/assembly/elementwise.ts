@@ -184,3 +184,4 @@ export function elementwiseRows(op: i32, a: usize, b: usize, out: usize, outer: 
     elementwise(op, a + (<usize>(r * aStride) << 2), b + (<usize>(r * bStride) << 2), out + (<usize>(r * inner) << 2), inner, scalars);
   }
 }
+

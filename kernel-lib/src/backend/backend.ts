@@ -30,6 +30,20 @@ export type UnaryOp = "copy" | "neg" | "exp" | "log" | "log1p" | "sqrt" | "abs" 
 export type BinaryOp = "add" | "sub" | "mul" | "div" | "pow" | "maximum" | "minimum" | "lt" | "le" | "gt" | "ge" | "eq" | "ne";
 export type ElementwiseOp = UnaryOp | BinaryOp | "where";
 export type ReduceOp = "sum" | "max" | "min";
+/** The elementwise ops that fuse into one pass (float32 in and out). */
+export type FusibleOp = Exclude<UnaryOp | BinaryOp, "lt" | "le" | "gt" | "ge" | "eq" | "ne">;
+
+/**
+ * A chain of elementwise ops over float32 inputs, run as one pass over
+ * memory. Value j < inputs is input j; step s computes value inputs + s from
+ * earlier values (`args`, one per operand of its op); the last step is the
+ * result. `key` names the chain (its ops and wiring) for kernel caches.
+ */
+export interface Program {
+  readonly inputs: number;
+  readonly steps: ReadonlyArray<{ readonly op: FusibleOp; readonly args: readonly number[] }>;
+  readonly key: string;
+}
 
 /**
  * What a device can do. The tensor front end asks these questions and never
@@ -126,6 +140,13 @@ export interface Backend {
   read(storage: Storage): TypedArray | Promise<TypedArray>;
   /** `op` applied elementwise over views broadcast to `shape`; the result is contiguous. */
   elementwise(op: ElementwiseOp, inputs: View[], shape: number[], dtype: DType): Storage;
+  /**
+   * `program` over float32 views broadcast to `shape`, in one pass; or, with
+   * `sumRows` = R > 0, the sums of the result's rows of R values (what
+   * reduce("sum") over its trailing axes gives) without storing the result.
+   * The values are those of the ops run one at a time, bit for bit.
+   */
+  fused(program: Program, inputs: View[], shape: number[], sumRows: number): Storage;
   /** Reduce over `axes` of a contiguous array of `shape`; the result keeps those axes with size 1. */
   reduce(op: ReduceOp, x: Storage, shape: number[], axes: number[]): Storage;
   /** Index of the max (or min) along one axis; int32, the axis kept with size 1. */

@@ -14,7 +14,9 @@ import {
   type Capabilities,
   type DType,
   type ElementwiseOp,
+  type FusibleOp,
   type MatmulProblem,
+  type Program,
   type ReduceOp,
   type Storage,
   type TypedArray,
@@ -98,6 +100,168 @@ export const recording = (inputs: T[]): boolean => isGradEnabled() && inputs.som
 /** Would `record` record an op on `inputs` or give it a tangent? (Ops ask first to skip building rules they would not need.) */
 export const tracking = (inputs: T[]): boolean => recording(inputs) || hasTangents(inputs);
 
+// ---------------------------------------------------------------- fusion
+
+/**
+ * Large float32 elementwise results are not computed when an op asks for
+ * them: each is a Pending storage that holds its chain of ops over stored
+ * values (its leaves), and an op on pending inputs of the same shape extends
+ * the chain. The first use that needs the values (any other primitive, a
+ * view, a read) runs the whole chain as one pass (Backend.fused), and a sum
+ * over the trailing axes of a pending result runs the chain and sums without
+ * storing it. The values are bit for bit those of the ops run one at a time.
+ * A leaf written in place or freed while a pending result still reads it is
+ * copied first (see Ref), so a pending result always sees the values its ops
+ * saw.
+ */
+const FUSE = {
+  /** results at least this large wait to be fused; smaller ones run at once, where a pass over memory costs less than the bookkeeping */
+  minSize: 4096,
+  /** a chain reads at most this many stored values (WebGPU binds 8 buffers: these, the result and the parameters) */
+  inputs: 6,
+  steps: 32,
+} as const;
+/** KERNEL_LIB_FUSE=0 runs every op at once (to compare, or to time the difference). */
+const fuseOn = process.env.KERNEL_LIB_FUSE !== "0";
+const FUSIBLE = new Set<string>(["copy", "neg", "exp", "log", "log1p", "sqrt", "abs", "sign", "tanh", "sigmoid", "relu", "add", "sub", "mul", "div", "pow", "maximum", "minimum"] satisfies FusibleOp[]);
+
+/**
+ * A stored value that pending results read: a storage, or once that is
+ * written in place or freed while `readers` pending results still need its
+ * old values, a copy of them (`snapshot`).
+ */
+interface Ref {
+  readonly target: Storage;
+  readonly device: Device;
+  snapshot: Storage | null;
+  readers: number;
+}
+/** The current Ref of each storage that pending results read. */
+const refs = new WeakMap<Storage, Ref>();
+interface Leaf {
+  ref: Ref;
+  strides: number[];
+  offset: number;
+  contiguous: boolean;
+  key: string;
+}
+interface Step {
+  op: FusibleOp;
+  args: number[];
+}
+
+/** A float32 elementwise result not computed yet (see FUSE). */
+class Pending implements Storage {
+  readonly dtype = "float32";
+  version = 0;
+  real: Storage | null = null;
+  constructor(
+    readonly shape: Shape,
+    readonly device: Device,
+    /** value j < leaves.length is leaf j, value leaves.length + s is step s; null once computed or freed */
+    public leaves: Leaf[] | null,
+    public steps: Step[] | null,
+  ) {}
+  get size(): number {
+    return numel(this.shape);
+  }
+}
+
+/** The backend storage behind `s`, computing a pending result first. */
+function realOf(s: Storage): Storage {
+  if (!(s instanceof Pending)) return s;
+  if (s.real !== null) return s.real;
+  if (s.leaves === null) freedPending();
+  const real = backendOf(s.device).fused(programOf(s), s.leaves.map(leafView), [...s.shape], 0);
+  s.real = real;
+  finish(s);
+  return real;
+}
+
+function freedPending(): never {
+  throw new Error("this tensor's memory was freed by tidy() or dispose(); return it from the tidy callback, or keep() it, to use it later");
+}
+
+const leafView = (l: Leaf): View => ({ storage: l.ref.snapshot ?? realOf(l.ref.target), strides: l.strides, offset: l.offset, contiguous: l.contiguous });
+
+function programOf(p: Pending): Program {
+  const steps = p.steps!;
+  return { inputs: p.leaves!.length, steps, key: `${p.leaves!.length}:${steps.map((s) => `${s.op}(${s.args.join(",")})`).join("")}` };
+}
+
+/** A pending result no longer needs its leaves (computed, or freed). */
+function finish(p: Pending): void {
+  for (const l of p.leaves ?? []) {
+    const r = l.ref;
+    if (--r.readers === 0 && r.snapshot !== null) {
+      backendOf(r.device).release(r.snapshot);
+      r.snapshot = null;
+    }
+  }
+  p.leaves = null;
+  p.steps = null;
+}
+
+/** Before `s` is written in place or freed: pending results that read it get a copy of its values. */
+function settle(s: Storage, device: Device): void {
+  const r = refs.get(s);
+  if (r === undefined) return;
+  refs.delete(s);
+  if (r.readers > 0) {
+    const real = realOf(s);
+    r.snapshot = backendOf(device).elementwise("copy", [{ storage: real, strides: [], offset: 0, contiguous: true }], [real.size], real.dtype);
+  }
+}
+
+/** Can `op` on `inputs` wait, to be fused? */
+function fusible(op: ElementwiseOp, inputs: T[], shape: Shape, dtype: DType): boolean {
+  if (!fuseOn || dtype !== "float32" || !FUSIBLE.has(op) || numel(shape) < FUSE.minSize) return false;
+  for (let i = 0; i < inputs.length; i++) if (inputs[i].dtype !== "float32") return false;
+  return true;
+}
+
+/** `op` over `inputs` as a pending result: pending inputs of the same shape are spliced into its chain, the rest become leaves. */
+function pending(op: FusibleOp, inputs: T[], shape: Shape, device: Device): T {
+  const leaves: Leaf[] = [];
+  const steps: Step[] = [];
+  // (while building, leaf k is -(k + 1) and step s is s)
+  const leafOf = (ref: Ref, v: { strides: number[]; offset: number; contiguous?: boolean }): number | null => {
+    const key = `${v.offset}|${v.contiguous ? "c" : v.strides.join(",")}`;
+    let k = leaves.findIndex((l) => l.ref === ref && l.key === key);
+    if (k < 0) {
+      if (leaves.length === FUSE.inputs) return null;
+      k = leaves.push({ ref, strides: v.strides, offset: v.offset, contiguous: v.contiguous === true, key }) - 1;
+      ref.readers++;
+    }
+    return -(k + 1);
+  };
+  const args = inputs.map((t) => {
+    const p = t._storage;
+    if (p instanceof Pending && p.leaves !== null && t._view === null && sameShape(p.shape, shape)) {
+      const newLeaves = p.leaves.filter((l) => !leaves.some((m) => m.ref === l.ref && m.key === l.key)).length;
+      if (leaves.length + newLeaves <= FUSE.inputs && steps.length + p.steps!.length < FUSE.steps) {
+        const map = p.leaves.map((l) => leafOf(l.ref, l)!);
+        const base = steps.length;
+        for (const st of p.steps!) steps.push({ op: st.op, args: st.args.map((a) => (a < map.length ? map[a] : base + a - map.length)) });
+        return steps.length - 1;
+      }
+    }
+    const v = viewAs(t, shape);
+    let ref = refs.get(p);
+    if (ref === undefined) refs.set(p, (ref = { target: p, device, snapshot: null, readers: 0 }));
+    return leafOf(ref, v);
+  });
+  if (args.includes(null)) {
+    // (too many stored inputs to fuse: run at once)
+    for (const l of leaves) l.ref.readers--;
+    return fresh(backendOf(device).elementwise(op, inputs.map((t) => viewAs(t, shape)), shape, "float32"), shape, device);
+  }
+  steps.push({ op, args: args as number[] });
+  const n = leaves.length;
+  for (const st of steps) st.args = st.args.map((a) => (a < 0 ? -a - 1 : n + a));
+  return fresh(new Pending(shape, device, leaves, steps), shape, device);
+}
+
 // ---------------------------------------------------------------- memory scopes
 
 /** Storages made inside one tidy() call, still owned by it. */
@@ -119,6 +283,8 @@ function fresh(storage: Storage, shape: Shape, device: Device): T {
 function move(storage: Storage, to: Scope | undefined): void {
   const from = owner.get(storage);
   if (from === to) return;
+  // (a pending result leaving its scope is computed now: its leaves may be freed with the scope)
+  if (from !== undefined && storage instanceof Pending) realOf(storage);
   const device = from?.get(storage);
   from?.delete(storage);
   if (to === undefined || device === undefined) owner.delete(storage);
@@ -160,11 +326,23 @@ export function tidy<R>(fn: () => R): R {
 }
 
 function freeScope(scope: Scope): void {
+  // pending results first, so that the stored values only they read are not copied
+  for (const storage of scope.keys()) if (storage instanceof Pending && storage.real === null) finish(storage);
   for (const [storage, device] of scope) {
     owner.delete(storage);
-    backendOf(device).release(storage);
+    free(storage, device);
   }
   scope.clear();
+}
+
+function free(storage: Storage, device: Device): void {
+  settle(storage, device);
+  if (storage instanceof Pending) {
+    finish(storage);
+    if (storage.real !== null) backendOf(device).release(storage.real);
+    storage.leaves = null; // (any later use is an error)
+    storage.real = null;
+  } else backendOf(device).release(storage);
 }
 
 function collectStorages(value: unknown, into: Set<Storage>, seen = new Set<unknown>()): void {
@@ -193,8 +371,9 @@ export function keepWith(t: T, holder: T): void {
 
 /** Free `t`'s memory now; tensors sharing it (views, detach) become unusable too. */
 export function dispose(t: T): void {
-  move(t._storage, undefined);
-  backendOf(t.device).release(t._storage);
+  owner.get(t._storage)?.delete(t._storage);
+  owner.delete(t._storage);
+  free(t._storage, t.device);
 }
 
 /** How many storages hold memory on `device`, or on every open device. */
@@ -236,7 +415,7 @@ export const detached = <X extends T>(t: X): X => new Tensor(t._storage, t.shape
 export function dense(t: T): T {
   return t._view === null ? t : copyView(t, t.shape, t._view.strides, t._view.offset);
 }
-const storageOf = (t: T): Storage => dense(t)._storage;
+const storageOf = (t: T): Storage => realOf(dense(t)._storage);
 
 // ---------------------------------------------------------------- the primitives, on tensors
 
@@ -252,23 +431,25 @@ export function read(t: T): TypedArray | Promise<TypedArray> {
 
 /** How `t` reads as an array of `shape` it broadcasts to. */
 function viewAs(t: T, shape: Shape): View {
+  const storage = realOf(t._storage);
   if (t._view === null) {
     return sameShape(t.shape, shape)
-      ? { storage: t._storage, strides: [], offset: 0, contiguous: true }
-      : { storage: t._storage, strides: broadcastStrides(t.shape, shape), offset: 0 };
+      ? { storage, strides: [], offset: 0, contiguous: true }
+      : { storage, strides: broadcastStrides(t.shape, shape), offset: 0 };
   }
-  return stridedViewAs(t, shape);
+  return stridedViewAs(t, shape, storage);
 }
 
-function stridedViewAs(t: T, shape: Shape): View {
+function stridedViewAs(t: T, shape: Shape, storage: Storage): View {
   const own = t._view!.strides;
   const lead = shape.length - t.ndim;
-  return { storage: t._storage, strides: shape.map((_, i) => (i < lead || t.shape[i - lead] === 1 ? 0 : own[i - lead])), offset: t._view!.offset };
+  return { storage, strides: shape.map((_, i) => (i < lead || t.shape[i - lead] === 1 ? 0 : own[i - lead])), offset: t._view!.offset };
 }
 
 /** `op` elementwise over `inputs` broadcast to `shape`, giving `dtype`. */
 export function elementwise(op: ElementwiseOp, inputs: T[], shape: Shape, dtype: DType): T {
   const device = checkDevices(op, inputs);
+  if (fusible(op, inputs, shape, dtype)) return pending(op as FusibleOp, inputs, shape, device);
   // (plain loops: this is the per-op overhead of every small op)
   const views: View[] = new Array(inputs.length);
   for (let i = 0; i < inputs.length; i++) views[i] = viewAs(inputs[i], shape);
@@ -277,7 +458,7 @@ export function elementwise(op: ElementwiseOp, inputs: T[], shape: Shape, dtype:
 
 /** A contiguous copy of a strided view of `x`'s memory. */
 function copyView(x: T, shape: Shape, strides: readonly number[], offset: number): T {
-  return fresh(backendOf(x.device).elementwise("copy", [{ storage: x._storage, strides: [...strides], offset }], shape, x.dtype), shape, x.device);
+  return fresh(backendOf(x.device).elementwise("copy", [{ storage: realOf(x._storage), strides: [...strides], offset }], shape, x.dtype), shape, x.device);
 }
 
 /** A tensor of `shape` filled with `value`. */
@@ -288,6 +469,15 @@ export function full(shape: Shape, value: number, dtype: DType, device: Device):
 
 /** Reduce `x` over `axes`; the result has `shape` (the axes dropped or kept as 1). */
 export function reduce(op: ReduceOp, x: T, axes: number[], shape: Shape): T {
+  const p = x._storage;
+  if (op === "sum" && p instanceof Pending && p.leaves !== null && x._view === null && sameShape(p.shape, x.shape)) {
+    // a sum over trailing axes runs the chain and sums as it goes: the pending result is never stored
+    const sorted = [...axes].sort((a, b) => a - b);
+    if (sorted.length > 0 && sorted.every((a, i) => a === x.ndim - sorted.length + i)) {
+      const R = numel(sorted.map((a) => x.shape[a]));
+      if (R > 0) return fresh(backendOf(x.device).fused(programOf(p), p.leaves.map(leafView), [...p.shape], R), shape, x.device);
+    }
+  }
   return fresh(backendOf(x.device).reduce(op, storageOf(x), x.shape, axes), shape, x.device);
 }
 
@@ -311,8 +501,8 @@ export function matmul(a: T, b: T, p: Omit<MatmulProblem, "aBatchStride" | "bBat
     transA: flipA ? !p.transA : p.transA,
     transB: flipB ? !p.transB : p.transB,
   };
-  const sa = flipA ? a._storage : storageOf(a);
-  const sb = flipB ? b._storage : storageOf(b);
+  const sa = flipA ? realOf(a._storage) : storageOf(a);
+  const sb = flipB ? realOf(b._storage) : storageOf(b);
   return fresh(backendOf(device).matmul(sa, sb, problem), shape, device);
 }
 
@@ -353,7 +543,9 @@ export function writeInto(t: T, value: T, op: string): void {
     throw new Error(`internal error: writeInto ${fmt(t.shape)} ${t.dtype} from ${fmt(value.shape)} ${value.dtype}`);
   }
   const backend = backendOf(t.device);
-  if (t._view === null) backend.copyInto(t._storage, storageOf(value));
+  const target = realOf(t._storage);
+  let src: Storage;
+  if (t._view === null) src = storageOf(value);
   else {
     const { strides, offset } = t._view;
     if (t.shape.some((d, i) => d > 1 && strides[i] === 0)) {
@@ -364,9 +556,11 @@ export function writeInto(t: T, value: T, op: string): void {
     const mask = viewAdd(full(whole.shape, 0, "int32", t.device), full(t.shape, 1, "int32", t.device), t.shape, [...strides], offset);
     const values = viewAdd(full(whole.shape, 0, t.dtype, t.device), value, t.shape, [...strides], offset);
     const hit = elementwise("gt", [mask, full([], 0, "int32", t.device)], whole.shape, "bool");
-    const merged = elementwise("where", [hit, values, whole], whole.shape, t.dtype);
-    backend.copyInto(t._storage, merged._storage);
+    src = storageOf(elementwise("where", [hit, values, whole], whole.shape, t.dtype));
   }
+  // (pending results that read the old values keep a copy of them)
+  settle(t._storage, t.device);
+  backend.copyInto(target, src);
   t._storage.version++;
 }
 

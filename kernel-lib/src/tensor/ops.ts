@@ -18,7 +18,7 @@ import { enableGrad, noGrad, isGradEnabled, runBackward } from "./autograd";
 import { formatTensor } from "./format";
 import * as engine from "./engine";
 import { capability, checkDevices, lift, promote, record, requireFloat, tracking } from "./engine";
-import { hasTangents } from "./forward";
+import { forwardActive, hasTangents } from "./forward";
 import { Tensor as TensorClass, isFloat, type Device, type NestedArray, type TensorLike } from "./tensor";
 import { broadcastShapes, contiguousStrides, fmt, normDim, numel, sameShape, type Shape } from "./shape";
 
@@ -793,8 +793,16 @@ export function backward(t: Tensor, gradient?: Tensor | BackwardOptions, options
   if (!t.requiresGrad) {
     throw new Error("backward: this tensor does not require grad and has no gradFn (did you set requiresGrad on the inputs?)");
   }
-  const g = seedOf("backward", t, gradient);
   const createGraph = options.createGraph === true;
+  // The pass's own tensors (the gradients on the way to the leaves) are freed
+  // when it ends, as tidy() would: they are never seen outside it. Not where
+  // it is recorded, or where they carry tangents that results may need.
+  if (!createGraph && !forwardActive()) return void engine.tidy(() => accumulate(t, gradient, createGraph));
+  accumulate(t, gradient, createGraph);
+}
+
+function accumulate(t: Tensor, gradient: Tensor | undefined, createGraph: boolean): void {
+  const g = seedOf("backward", t, gradient);
   const found = runBackward(t, g, null, createGraph);
   // (what stores a gradient is recorded too with createGraph, so that the stored one keeps its graph)
   const storing = createGraph ? enableGrad : noGrad;

@@ -7,6 +7,7 @@ import {
   type Backend,
   type DType,
   type ElementwiseOp,
+  type Program,
   type ReduceOp,
   type Storage,
   type TypedArray,
@@ -14,7 +15,8 @@ import {
 } from "../backend";
 import { PATHS } from "./paths";
 import { EMPTY, allocate as arenaAllocate, enter, freeScratch, release as arenaRelease, residentPtr, scratch, touch, type Block } from "./arena";
-import { packedBytes, wasmKernels, wasmMatmul, WASM_OPS, type Kernels, type WasmOp } from "./wasm";
+import { instantiateBytes, packedBytes, wasmKernels, wasmMatmul, WASM_OPS, type Kernels, type WasmOp } from "./wasm";
+import { CHAIN_OPS, chainModule, type ChainFn, type ChainOp } from "./chain-wasm";
 
 /** Which build of the CPU's WebAssembly kernels this runtime runs: "relaxed-simd" (fused multiply-adds, Node 22+) or "simd128". */
 export { wasmFlavour as cpuSimd } from "./wasm";
@@ -178,7 +180,21 @@ const EXPR: Record<ElementwiseOp, string> = {
   ne: "(a !== b ? 1 : 0)",
   where: "(a ? b : c)",
 };
-const NAMES = ["a", "b", "c"];
+const NAMES = ["a", "b", "c", "u", "v", "w", "x", "y"]; // (no name that makes a keyword with the loops' suffixes: "do")
+
+/** A fused chain as JavaScript: one statement per step, each rounded to float32 as a Float32Array store would. */
+interface Chain {
+  lets: string;
+  expr: string;
+  name: string;
+}
+function chainSource(p: Program): Chain {
+  const value = (j: number) => (j < p.inputs ? NAMES[j] : `s${j - p.inputs}`);
+  const steps = p.steps.map(({ op, args }) => `Math.fround(${EXPR[op].replace(/\b[abc]\b/g, (x) => value(args[x.charCodeAt(0) - 97]))})`);
+  const last = steps.length - 1;
+  return { lets: steps.slice(0, last).map((e, s) => `const s${s} = ${e};`).join(" "), expr: steps[last], name: "fused" };
+}
+const chains = new Map<string, Kernel>();
 
 type Kernel = (out: TypedArray, ins: TypedArray[], shape: number[], strides: number[][], offsets: number[]) => void;
 // The compiled loops, per op, under a number that packs the output dtype and
@@ -193,10 +209,10 @@ const LAYOUT_CODE = { c: 0, s: 1, v: 2 } as const;
  * types (so each compiled loop sees one typed-array class and stays
  * monomorphic). `layout` is "flat:" plus, per input, c (contiguous) or s (one
  * broadcast value); or "strided": an odometer over the outer dimensions with a
- * strided inner loop.
+ * strided inner loop. `op` is one op, or the statements and result of a fused chain.
  */
-function compile(op: ElementwiseOp, layout: string, types: string): Kernel {
-  const expr = EXPR[op];
+function compile(op: ElementwiseOp | Chain, layout: string, types: string): Kernel {
+  const { lets, expr, name } = typeof op === "string" ? { lets: "", expr: EXPR[op], name: op } : op;
   const arity = types.split(",").length - 1;
   const ins = NAMES.slice(0, arity);
   let body = ins.map((n, i) => `const ${n}_ = ins[${i}];`).join("\n");
@@ -209,6 +225,7 @@ function compile(op: ElementwiseOp, layout: string, types: string): Kernel {
 const size = out.length;
 for (let i = 0; i < size; i++) {
   ${ins.map((n, i) => (kinds[i] === "s" ? "" : `const ${n} = ${n}_[${n}o + i];`)).join(" ")}
+  ${lets}
   out[i] = ${expr};
 }`;
   } else {
@@ -221,6 +238,7 @@ for (let r = 0; r < outer; r++) {
   ${ins.map((n) => `let ${n}q = ${n}p;`).join(" ")}
   for (let j = 0; j < inner; j++) {
     ${ins.map((n) => `const ${n} = ${n}_[${n}q]; ${n}q += ${n}in;`).join(" ")}
+    ${lets}
     out[o++] = ${expr};
   }
   for (let d = nd - 2; d >= 0; d--) {
@@ -233,7 +251,7 @@ for (let r = 0; r < outer; r++) {
 }`;
   }
   // (named, so that a CPU profile says which op and layout a loop is)
-  return new Function("out", "ins", "shape", "strides", "offsets", `${body}\n//# sourceURL=kernel-lib-cpu/${op}/${layout}/${types}`) as Kernel;
+  return new Function("out", "ins", "shape", "strides", "offsets", `${body}\n//# sourceURL=kernel-lib-cpu/${name}/${layout}/${types}`) as Kernel;
 }
 
 
@@ -365,6 +383,46 @@ function rowReducer(op: ReduceOp, dtype: DType): (src: TypedArray, out: TypedArr
   return f;
 }
 
+/**
+ * Each step's op in the compiled WebAssembly chains (./chain-wasm), or null
+ * if one has none there (pow runs there only as a square of a value).
+ */
+function chainOps(p: Program, inputs: View[], layouts: string[]): ChainOp[] | null {
+  const ops: ChainOp[] = [];
+  for (const { op, args } of p.steps) {
+    if (op === "pow") {
+      const e = args[1];
+      if (e >= p.inputs || layouts[e] !== "s" || data(inputs[e].storage)[inputs[e].offset] !== 2) return null;
+      ops.push("square");
+    } else if (CHAIN_OPS.has(op)) ops.push(op as ChainOp);
+    else return null;
+  }
+  return ops;
+}
+
+const chainFns = new Map<string, ChainFn>();
+/** A fused chain as compiled WebAssembly over n / R rows of R values, stored or (`sum`) summed per row: false without the kernels. */
+function wasmChain(p: Program, ops: ChainOp[], inputs: View[], layouts: string[], out: CpuStorage, n: number, R: number, sum: boolean): boolean {
+  const w = wasmKernels();
+  if (!w) return false;
+  const key = `${p.key}|${layouts.join("")}|${ops.join(",")}|${sum ? "sum" : ""}`;
+  let f = chainFns.get(key);
+  if (f === undefined) chainFns.set(key, (f = instantiateBytes<{ chain: ChainFn }>(w.memory, chainModule(p, ops, layouts, sum)).chain));
+  const operands = new Operands(w);
+  const args = inputs.map((v, j) => (layouts[j] === "s" ? data(v.storage)[v.offset] : operands.input(v.storage, v.offset, layouts[j] === "r" ? R : n)));
+  const po = operands.output(out, 0, sum ? n / R : n);
+  f(...args, po, n / R, R);
+  operands.done();
+  return true;
+}
+
+/** Does `v` read the same contiguous row of shape's last dimension for every row? */
+function rowBroadcast(v: View, shape: number[]): boolean {
+  const nd = shape.length;
+  if (nd < 2 || v.contiguous) return false;
+  return (v.strides[nd - 1] === 1 || shape[nd - 1] === 1) && v.strides.every((s, d) => d === nd - 1 || s === 0 || shape[d] === 1);
+}
+
 export const cpuBackend: Backend = {
   device: "cpu",
   capabilities: { syncRead: true, float64: true },
@@ -443,6 +501,39 @@ export const cpuBackend: Backend = {
     const strides = flat ? [] : inputs.map((v) => (v.contiguous ? contiguousStrides(shape) : v.strides));
     k(out, arrays, shape, strides, offsets);
     return o;
+  },
+
+  fused(program, inputs, shape, sumRows) {
+    enter();
+    const n = numel(shape);
+    const layouts = inputs.map((v) => viewLayout(v, shape));
+    const flat = layouts.every((l) => l !== "v");
+    // the compiled chains also read a row broadcast to every row (a bias, [n] against [B, n]): "r"
+    const inner = shape.length > 0 ? shape[shape.length - 1] : 1;
+    const reads = layouts.map((l, j) => (l === "v" && rowBroadcast(inputs[j], shape) ? "r" : l));
+    const R = sumRows > 0 ? sumRows : reads.includes("r") ? inner : n;
+    // where the ops one at a time would sum in WebAssembly, the chain does too (the same order of additions)
+    const wasmSum = sumRows > 0 && n >= PATHS.wasmElementwise && sumRows >= PATHS.wasmRowLength;
+    if (!reads.includes("v") && n > 0 && (sumRows === 0 || wasmSum) && (R === inner || !reads.includes("r"))) {
+      const ops = chainOps(program, inputs, reads);
+      if (ops) {
+        const o = fresh("float32", sumRows > 0 ? n / sumRows : n, false);
+        if (wasmChain(program, ops, inputs, reads, o, n, R, sumRows > 0)) return o;
+        o.free();
+      }
+    }
+    const o = fresh("float32", n, false);
+    if (n > 0) {
+      const key = program.key + (flat ? "|flat:" + layouts.join("") : "|strided");
+      let k = chains.get(key);
+      if (k === undefined) chains.set(key, (k = compile(chainSource(program), flat ? "flat:" + layouts.join("") : "strided", ["float32", ...inputs.map(() => "float32")].join(","))));
+      const strides = flat ? [] : inputs.map((v) => (v.contiguous ? contiguousStrides(shape) : v.strides));
+      k(o.data, inputs.map((v) => data(v.storage)), shape, strides, inputs.map((v) => v.offset));
+    }
+    if (sumRows === 0) return o;
+    const sums = cpuBackend.reduce("sum", o, [n / sumRows, sumRows], [1]);
+    cpuBackend.release(o);
+    return sums;
   },
 
   reduce(op: ReduceOp, x, shape, axes) {

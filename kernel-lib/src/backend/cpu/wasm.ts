@@ -80,6 +80,11 @@ export function instantiate<T = { matmul: MatmulFn }>(memory: WasmMemory, file: 
   return instance.exports as T;
 }
 
+/** A module made at run time (./chain-wasm) over the kernels' memory: its exports. */
+export function instantiateBytes<T>(memory: WasmMemory, bytes: Uint8Array): T {
+  return new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports as T;
+}
+
 /** The kernels, loaded on first use; null where WebAssembly SIMD (or the build's files) is missing. */
 export function wasmKernels(): Kernels | null {
   if (kernels !== undefined) return kernels;

@@ -4,11 +4,24 @@
  * kernels on GPU buffers. The device, its memory and its queue are in
  * ./device, ./memory and ./queue; the WGSL sources in ./kernels.
  */
-import { announceDevice, contiguousStrides, numel, registerBackend, viewLayout, type Backend, type DType, type TypedArray } from "../backend";
+import {
+  announceDevice,
+  contiguousStrides,
+  numel,
+  registerBackend,
+  viewLayout,
+  type Backend,
+  type DType,
+  type ElementwiseOp,
+  type Program,
+  type TypedArray,
+  type View,
+} from "../backend";
 import { closeDevice, current, openDevice, peek, type AdapterDescription } from "./device";
 import {
   TILE,
   argReduceSource,
+  bodyOf,
   elementwiseSource,
   elementwiseVec4Source,
   gatherSource,
@@ -68,6 +81,31 @@ export function releaseWebGPU(): void {
   resetMemory();
 }
 
+/** One op, or a fused chain (Program), over views broadcast to `shape`. */
+function elementwise(op: ElementwiseOp | Program, inputs: View[], shape: number[], dtype: DType): GpuStorage {
+  const size = numel(shape);
+  const out = createStorage(dtype, size);
+  if (size === 0) return out;
+  const name = typeof op === "string" ? op : op.key;
+  const layout = inputs.map((v) => viewLayout(v, shape)).join("");
+  const types = inputs.map((v) => v.storage.dtype);
+  const vec4 =
+    dtype === "float32" &&
+    size % 4 === 0 &&
+    types.every((t) => t === "float32") &&
+    inputs.every((v, i) => layout[i] === "s" || (layout[i] === "c" && v.offset % 4 === 0));
+  if (vec4) {
+    const buffers = [out.buffer, ...inputs.map((v) => gpuStorage(v.storage).buffer)];
+    dispatch(`ew4|${name}|${layout}`, () => elementwiseVec4Source(bodyOf(op), layout), buffers, [size / 4, ...inputs.map((v) => v.offset)], groupsFor(Math.min(Math.ceil(size / 4 / WG), 8192)));
+    return out;
+  }
+  const key = `ew|${name}|${dtype}|${types.join(",")}|${layout}`;
+  const meta = [size, shape.length, ...shape];
+  for (const v of inputs) meta.push(v.offset, ...(v.contiguous ? contiguousStrides(shape) : v.strides));
+  dispatch(key, () => elementwiseSource(bodyOf(op), dtype, types, layout), [out.buffer, ...inputs.map((v) => gpuStorage(v.storage).buffer)], meta, threads(size));
+  return out;
+}
+
 export const webgpuBackend: Backend = {
   device: "webgpu",
   capabilities: { syncRead: false, float64: false },
@@ -113,26 +151,16 @@ export const webgpuBackend: Backend = {
   },
 
   elementwise(op, inputs, shape, dtype) {
-    const size = numel(shape);
-    const out = createStorage(dtype, size);
-    if (size === 0) return out;
-    const layout = inputs.map((v) => viewLayout(v, shape)).join("");
-    const types = inputs.map((v) => v.storage.dtype);
-    const vec4 =
-      dtype === "float32" &&
-      size % 4 === 0 &&
-      types.every((t) => t === "float32") &&
-      inputs.every((v, i) => layout[i] === "s" || (layout[i] === "c" && v.offset % 4 === 0));
-    if (vec4) {
-      const buffers = [out.buffer, ...inputs.map((v) => gpuStorage(v.storage).buffer)];
-      dispatch(`ew4|${op}|${layout}`, () => elementwiseVec4Source(op, layout), buffers, [size / 4, ...inputs.map((v) => v.offset)], groupsFor(Math.min(Math.ceil(size / 4 / WG), 8192)));
-      return out;
-    }
-    const key = `ew|${op}|${dtype}|${types.join(",")}|${layout}`;
-    const meta = [size, shape.length, ...shape];
-    for (const v of inputs) meta.push(v.offset, ...(v.contiguous ? contiguousStrides(shape) : v.strides));
-    dispatch(key, () => elementwiseSource(op, dtype, types, layout), [out.buffer, ...inputs.map((v) => gpuStorage(v.storage).buffer)], meta, threads(size));
-    return out;
+    return elementwise(op, inputs, shape, dtype);
+  },
+
+  fused(program, inputs, shape, sumRows) {
+    const out = elementwise(program, inputs, shape, "float32");
+    if (sumRows === 0) return out;
+    const n = numel(shape);
+    const sums = webgpuBackend.reduce("sum", out, [n / sumRows, sumRows], [1]);
+    webgpuBackend.release(out);
+    return sums;
   },
 
   reduce(op, x, shape, axes) {

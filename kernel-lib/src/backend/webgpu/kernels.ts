@@ -2,7 +2,7 @@
  * WGSL sources for the primitive kernels. Every value is computed in f32;
  * storage types are f32 (float32), i32 (int32) and u32 (bool).
  */
-import type { DType, ElementwiseOp, ReduceOp } from "../backend";
+import type { DType, ElementwiseOp, Program, ReduceOp } from "../backend";
 
 export const WG = 256;
 
@@ -79,14 +79,28 @@ fn powf(a: f32, b: f32) -> f32 {
 const INDEX = `
 fn linearId(gid: vec3<u32>, nwg: vec3<u32>) -> u32 { return gid.x + gid.y * nwg.x * ${WG}u; }`;
 
-const NAMES = ["a", "b", "c"];
+const NAMES = ["a", "b", "c", "d", "e", "f"];
+
+/** What an elementwise kernel computes from its inputs a, b, ...: statements, then the result. */
+export interface Body {
+  lets: string;
+  expr: string;
+}
+/** One op, or a fused chain (one `let` per step, in f32 as the ops one at a time store). */
+export function bodyOf(op: ElementwiseOp | Program): Body {
+  if (typeof op === "string") return { lets: "", expr: EXPR[op] };
+  const value = (j: number) => (j < op.inputs ? NAMES[j] : `s${j - op.inputs}`);
+  const steps = op.steps.map(({ op: o, args }) => EXPR[o].replace(/\b[abc]\b/g, (x) => value(args[x.charCodeAt(0) - 97])));
+  const last = steps.length - 1;
+  return { lets: steps.slice(0, last).map((e, s) => `let s${s} = ${e};`).join(" "), expr: steps[last] };
+}
 
 /**
  * Elementwise op over inputs read through views. `layout` per input: c
  * (contiguous), s (one value) or v (strided view). meta (i32): size, ndim,
  * shape[ndim], then per input offset and strides[ndim].
  */
-export function elementwiseSource(op: ElementwiseOp, outType: DType, inTypes: DType[], layout: string): string {
+export function elementwiseSource(body: Body, outType: DType, inTypes: DType[], layout: string): string {
   const ins = inTypes.map((t, i) => `@group(0) @binding(${i + 1}) var<storage, read> in${i}: array<${wgslType(t)}>;`);
   const reads = inTypes.map((_, i) => `let ${NAMES[i]} = f32(in${i}[p${i}]);`);
   // Input positions: contiguous ones are offset + i, scalars offset, views by decomposing i.
@@ -124,7 +138,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   ${positions}
   ${decompose}
   ${reads.join("\n  ")}
-  out[i] = ${store(outType, EXPR[op])};
+  ${body.lets}
+  out[i] = ${store(outType, body.expr)};
 }`;
 }
 
@@ -134,7 +149,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
  * stores. `layout` as for elementwiseSource, c or s only; size % 4 == 0.
  * params: size / 4, then per input its offset (a multiple of 4 for c).
  */
-export function elementwiseVec4Source(op: ElementwiseOp, layout: string): string {
+export function elementwiseVec4Source(body: Body, layout: string): string {
   const ins = [...layout].map(
     (l, i) => `@group(0) @binding(${i + 1}) var<storage, read> in${i}: array<${l === "c" ? "vec4<f32>" : "f32"}>;`,
   );
@@ -158,7 +173,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     var r: vec4<f32>;
     for (var q = 0u; q < 4u; q++) {
       ${picks}
-      r[q] = ${EXPR[op]};
+      ${body.lets}
+      r[q] = ${body.expr};
     }
     out[i] = r;
   }
