@@ -12,11 +12,16 @@ export function coreFromCpuinfo(cpuinfo = readCpuinfo()) {
   if (!line) return null;
   const flags = new Set(line.split(":")[1].trim().split(/\s+/));
   const has = (...fs) => fs.every((f) => flags.has(f));
-  if (has("avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512cd")) return { core: "SkylakeX", because: "avx512f, avx512bw, avx512vl, avx512dq and avx512cd" };
-  if (has("avx2", "fma")) return { core: "Haswell", because: "avx2 and fma" };
-  if (has("avx")) return { core: "SandyBridge", because: "avx" };
+  // (`as`: cores OpenBLAS may detect that run kernels at least as wide: AMD's Zen cores run its Haswell kernels)
+  const avx512 = ["SkylakeX", "Cooperlake", "SapphireRapids"];
+  if (has("avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512cd")) return { core: "SkylakeX", as: avx512, because: "avx512f, avx512bw, avx512vl, avx512dq and avx512cd" };
+  if (has("avx2", "fma")) return { core: "Haswell", as: ["Haswell", "Zen", ...avx512], because: "avx2 and fma" };
+  if (has("avx")) return { core: "SandyBridge", as: ["SandyBridge", "Haswell", "Zen", ...avx512], because: "avx" };
   return null;
 }
+
+/** Is `core` (what OpenBLAS runs) as good as what the CPU allows? */
+const enough = (core, wanted) => wanted === null || wanted.as.includes(core);
 
 function readCpuinfo() {
   try {
@@ -68,7 +73,7 @@ export function pythonBlas(python, base = process.env) {
     const detected = probe(python, env);
     info = detected;
     how = "as OpenBLAS detected it";
-    if (!detected.failed && wanted && detected.core !== wanted.core) {
+    if (!detected.failed && !enough(detected.core, wanted)) {
       const chosen = probe(python, { ...env, OPENBLAS_CORETYPE: wanted.core });
       if (!chosen.failed && chosen.err < 1e-4) {
         env.OPENBLAS_CORETYPE = wanted.core;
@@ -87,7 +92,7 @@ export function pythonBlas(python, base = process.env) {
   const coreNote = openblas ? `, core ${core ?? "unknown"} ${how}` : "";
   let why = null;
   if (!openblas) why = "the reference BLAS";
-  else if (wanted && core !== wanted.core) why = `OpenBLAS core ${core ?? "unknown"} where the CPU allows ${wanted.core}`;
+  else if (!enough(core, wanted)) why = `OpenBLAS core ${core ?? "unknown"} where the CPU allows ${wanted.core}`;
   else if (!(info.err < 1e-4)) why = `float32 products off by ${info.err}`;
   const threads = base.OPENBLAS_NUM_THREADS ? `${base.OPENBLAS_NUM_THREADS} (OPENBLAS_NUM_THREADS)` : "all cores";
   return {

@@ -71,6 +71,18 @@ describe("CPU float32 kernels in WebAssembly SIMD match the plain loops", () => 
     }
     expect(tensor(clean).sum().item()).toBeCloseTo(clean.reduce((p, v) => p + v, 0), 2);
   });
+  it("column sums (a bias gradient: leading axes summed) are the loop's float64 sums in row order, bit for bit", () => {
+    const clean = a.map((v) => (Number.isNaN(v) ? 1 : v));
+    const [rows, cols] = [37, 203]; // cols not a multiple of 4
+    const t = tensor(clean.subarray(0, rows * cols)).reshape([rows, cols]);
+    const want = Array.from({ length: cols }, (_, j) => {
+      let s = 0;
+      for (let i = 0; i < rows; i++) s += clean[i * cols + j];
+      return f(s);
+    });
+    same(t.sum(0).toArray() as number[], want);
+    same((t.reshape([1, rows, cols]).sum([0, 1]).toArray() as number[]), want);
+  });
   it("rows against a broadcast row or a value per row (a batch of tangents times a derivative) match the loops bit for bit", () => {
     const [B, n] = [7, 1001]; // above the threshold together, n not a multiple of 4
     const t = data(B * n, 3);

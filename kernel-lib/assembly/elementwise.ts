@@ -185,3 +185,29 @@ export function elementwiseRows(op: i32, a: usize, b: usize, out: usize, outer: 
   }
 }
 
+
+/**
+ * out[j] = the sum over i of src[i, j], for a [rows, cols] float32 array: a
+ * bias gradient. Each column is accumulated in float64 in row order, as the
+ * JavaScript loop does, four columns at a time; `acc` is scratch for cols
+ * float64 values.
+ */
+export function colSum(src: usize, out: usize, rows: i32, cols: i32, acc: usize): void {
+  memory.fill(acc, 0, <usize>cols << 3);
+  const c4 = cols & ~3;
+  let p = src;
+  for (let i = 0; i < rows; i++) {
+    for (let j = 0; j < c4; j += 4) {
+      const v = v128.load(p + (<usize>j << 2));
+      const q = acc + (<usize>j << 3);
+      v128.store(q, f64x2.add(v128.load(q), f64x2.promote_low_f32x4(v)));
+      v128.store(q, f64x2.add(v128.load(q, 16), f64x2.promote_low_f32x4(i32x4.shuffle(v, v, 2, 3, 0, 1))), 16);
+    }
+    for (let j = c4; j < cols; j++) {
+      const q = acc + (<usize>j << 3);
+      store<f64>(q, load<f64>(q) + <f64>load<f32>(p + (<usize>j << 2)));
+    }
+    p += <usize>cols << 2;
+  }
+  for (let j = 0; j < cols; j++) store<f32>(out + (<usize>j << 2), <f32>load<f64>(acc + (<usize>j << 3)));
+}

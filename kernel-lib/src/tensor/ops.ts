@@ -72,7 +72,8 @@ export const abs = (x: Tensor): Tensor => unary("Abs", "abs", x, (g, x) => mul(g
 export const sign = (x: Tensor): Tensor => unary("Sign", "sign", x, (g) => mul(g, 0), false);
 export const tanh = (x: Tensor): Tensor => unary("Tanh", "tanh", x, (g, _x, out) => mul(g, sub(1, mul(out, out))));
 export const sigmoid = (x: Tensor): Tensor => unary("Sigmoid", "sigmoid", x, (g, _x, out) => mul(g, mul(out, sub(1, out))));
-export const relu = (x: Tensor): Tensor => unary("Relu", "relu", x, (g, _x, out) => mul(g, compare("gt", out, 0)), false);
+// (relu's output is never NaN or negative, so its sign is 1 where it passes the gradient and 0 elsewhere: an elementwise chain that fuses)
+export const relu = (x: Tensor): Tensor => unary("Relu", "relu", x, (g, _x, out) => mul(g, sign(out)), false);
 /** A copy of the values (recorded, so gradients flow through it). */
 export const clone = (x: Tensor): Tensor => unary("Clone", "copy", x, (g) => g, false);
 

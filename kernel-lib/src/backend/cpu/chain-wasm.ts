@@ -23,22 +23,22 @@ import { MAX_PAGES } from "./wasm";
 export type ChainFn = (...args: number[]) => void;
 
 /** The ops compiled here (pow only as a square: the backend passes "square"). */
-export type ChainOp = "add" | "sub" | "mul" | "div" | "neg" | "abs" | "relu" | "copy" | "square";
-export const CHAIN_OPS: ReadonlySet<string> = new Set<ChainOp>(["add", "sub", "mul", "div", "neg", "abs", "relu", "copy", "square"]);
+export type ChainOp = "add" | "sub" | "mul" | "div" | "neg" | "abs" | "relu" | "sign" | "copy" | "square";
+export const CHAIN_OPS: ReadonlySet<string> = new Set<ChainOp>(["add", "sub", "mul", "div", "neg", "abs", "relu", "sign", "copy", "square"]);
 
 // Opcodes (core and, after the 0xfd prefix, SIMD).
 const OP = {
-  block: 0x02, loop: 0x03, end: 0x0b, br: 0x0c, brIf: 0x0d, select: 0x1b,
+  block: 0x02, loop: 0x03, end: 0x0b, br: 0x0c, brIf: 0x0d, drop: 0x1a, select: 0x1b,
   localGet: 0x20, localSet: 0x21,
   f32Load: 0x2a, f32Store: 0x38, i32Const: 0x41, f32Const: 0x43,
-  i32GeU: 0x4f, f32Gt: 0x5e,
+  i32GeU: 0x4f, f32Lt: 0x5d, f32Gt: 0x5e,
   i32Add: 0x6a, i32Shl: 0x74, i32And: 0x71,
   f32Abs: 0x8b, f32Neg: 0x8c, f32Add: 0x92, f32Sub: 0x93, f32Mul: 0x94, f32Div: 0x95,
   f64Add: 0xa0, f32DemoteF64: 0xb6, f64PromoteF32: 0xbb,
 } as const;
 const SIMD = {
   load: 0x00, store: 0x0b, const: 0x0c, shuffle: 0x0d, f32x4Splat: 0x13, f64x2ExtractLane: 0x21,
-  f32x4Gt: 0x44, and: 0x4e, f64x2PromoteLow: 0x5f,
+  f32x4Lt: 0x43, f32x4Gt: 0x44, and: 0x4e, bitselect: 0x52, f64x2PromoteLow: 0x5f,
   f32x4Abs: 0xe0, f32x4Neg: 0xe1, f32x4Add: 0xe4, f32x4Sub: 0xe5, f32x4Mul: 0xe6, f32x4Div: 0xe7, f64x2Add: 0xf0,
 } as const;
 const [I32, F32, F64, V128] = [0x7f, 0x7d, 0x7c, 0x7b];
@@ -67,6 +67,8 @@ const bytesOf = (s: string): number[] => [...Buffer.from(s, "utf8")];
 const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
 const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
 const MEMARG = [0, 0]; // (alignment hint 1, offset 0)
+const f32Bytes = (x: number): number[] => [...new Uint8Array(Float32Array.of(x).buffer)];
+const splat = (x: number): number[] => [...simd(SIMD.const), ...f32Bytes(x), ...f32Bytes(x), ...f32Bytes(x), ...f32Bytes(x)];
 
 /** The module (bytes) of the function for chain `p` over inputs of `layouts` (c, r or s), with the op of each step given by `ops`; it imports env.memory and exports "chain". */
 export function chainModule(p: Program, ops: readonly ChainOp[], layouts: readonly string[], sum: boolean): Uint8Array {
@@ -116,6 +118,13 @@ export function chainModule(p: Program, ops: readonly ChainOp[], layouts: readon
         get(V(a));
         c.push(...simd(SIMD.const), ...new Array<number>(16).fill(0), ...simd(SIMD.f32x4Gt), ...simd(SIMD.and));
         break;
+      case "sign": // 1 where a > 0, -1 where a < 0, else a itself (zeros, NaN), as the loops
+        c.push(OP.drop, ...splat(1));
+        get(V(a)); get(V(a)); c.push(...splat(0), ...simd(SIMD.f32x4Gt), ...simd(SIMD.bitselect));
+        set(V(nIn + s));
+        c.push(...splat(-1));
+        get(V(nIn + s)); get(V(a)); c.push(...splat(0), ...simd(SIMD.f32x4Lt), ...simd(SIMD.bitselect));
+        break;
       case "copy": break;
     }
     set(V(nIn + s));
@@ -135,6 +144,11 @@ export function chainModule(p: Program, ops: readonly ChainOp[], layouts: readon
       case "neg": c.push(OP.f32Neg); break;
       case "abs": c.push(OP.f32Abs); break;
       case "relu": c.push(OP.f32Const, 0, 0, 0, 0); get(F(a)); c.push(OP.f32Const, 0, 0, 0, 0, OP.f32Gt, OP.select); break;
+      case "sign":
+        c.push(OP.drop, OP.f32Const, ...f32Bytes(1), OP.f32Const, ...f32Bytes(-1));
+        get(F(a)); get(F(a)); c.push(OP.f32Const, ...f32Bytes(0), OP.f32Lt, OP.select);
+        get(F(a)); c.push(OP.f32Const, ...f32Bytes(0), OP.f32Gt, OP.select);
+        break;
       case "copy": break;
     }
     set(F(nIn + s));

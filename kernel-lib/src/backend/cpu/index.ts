@@ -553,9 +553,18 @@ export const cpuBackend: Backend = {
       } else rowReducer(op, x.dtype)(data(x), o.data, rows, R);
       return o;
     }
-    const src = data(x);
     const outShape = shape.map((d, i) => (axes.includes(i) ? 1 : d));
     const result = fresh(outType, numel(outShape), false);
+    // leading axes reduced (a bias gradient, summed over the batch): columns in WebAssembly SIMD
+    const cols = result.size;
+    const w = op === "sum" && x.dtype === "float32" && x.size >= PATHS.wasmElementwise && red.every((a, i) => a === i) ? wasmKernels() : null;
+    if (w) {
+      const ops = new Operands(w);
+      w.colSum(ops.input(x, 0, x.size), ops.output(result, 0, cols), x.size / cols, cols, ops.take(8 * cols));
+      ops.done();
+      return result;
+    }
+    const src = data(x);
     const out = result.data;
     const init = op === "sum" ? 0 : op === "max" ? -Infinity : Infinity;
     const strides = contiguousStrides(shape);

@@ -27,6 +27,7 @@ interface WasmMemory {
 type MatmulFn = (a: number, b: number, c: number, m: number, k: number, n: number, packed: number, transA: number, transB: number) => void;
 type ElementwiseFn = (op: number, a: number, b: number, out: number, n: number, scalars: number) => void;
 type RowSumFn = (src: number, out: number, rows: number, R: number) => void;
+type ColSumFn = (src: number, out: number, rows: number, cols: number, acc: number) => void;
 type GemvFn = (M: number, v: number, y: number, rows: number, k: number) => void;
 type RowsFn = (op: number, a: number, b: number, out: number, outer: number, inner: number, aStride: number, bStride: number, scalars: number) => void;
 
@@ -57,6 +58,7 @@ export interface Kernels {
   matmul: MatmulFn;
   elementwise: ElementwiseFn;
   rowSum: RowSumFn;
+  colSum: ColSumFn;
   gemvRows: GemvFn;
   gemvCols: GemvFn;
   elementwiseRows: RowsFn;
